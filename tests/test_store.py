@@ -1,0 +1,152 @@
+"""History: one row per distinct state; failures never overwrite the last good price."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FrozenClock
+from tracker.config import parse_config
+from tracker.errors import StoreError
+from tracker.models import Availability, Offer, PageStatus
+from tracker.store import CheckResult, Store, open_store
+
+CONFIG = """
+[[products]]
+id = "amp"
+name = "Amp"
+[[products.listings]]
+retailer = "Shop A"
+url = "https://a.example/amp"
+[[products.listings]]
+retailer = "Shop B"
+url = "https://b.example/amp"
+"""
+
+
+def ok(price: str | None, availability: Availability | None = Availability.InStock) -> Offer:
+    return Offer(
+        status=PageStatus.ok if price else PageStatus.no_price,
+        price=Decimal(price) if price else None,
+        currency="USD" if price else None,
+        availability=availability,
+        method="json-ld",
+    )
+
+
+def test_history_grows_with_changes_not_checks(store: Store, clock: FrozenClock) -> None:
+    store.sync_config(parse_config(CONFIG), now=clock())
+    a = store.active_listings()[0]
+    sequence = ["249.00", "249.00", "249.00", "229.00", "229.00", "249.00"]
+    outcomes = []
+    for price in sequence:
+        result = CheckResult(listing_id=a.id, checked_at=clock.advance(hours=6), duration_ms=5,
+                             offer=ok(price))
+        outcomes += store.record([result])
+    assert outcomes == ["new", "unchanged", "unchanged", "changed", "unchanged", "changed"]
+    rows = store.history("amp")
+    assert [(r.price, r.checks) for r in rows] == [
+        (Decimal("249.00"), 3), (Decimal("229.00"), 2), (Decimal("249.00"), 1)]
+    # spans are the checks that saw each state, timezone-aware
+    assert rows[0].first_seen.tzinfo is not None
+    assert rows[0].last_seen > rows[0].first_seen
+    assert store.counts()["fetch_log"] == len(sequence)
+
+
+def test_failures_keep_the_last_good_price(store: Store, clock: FrozenClock) -> None:
+    store.sync_config(parse_config(CONFIG), now=clock())
+    a = store.active_listings()[0]
+    store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1), duration_ms=1,
+                              offer=ok("99.95"))])
+    for kind in ("timeout", "blocked", "http_error"):
+        store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1),
+                                  duration_ms=1, failure=kind, error="boom")])
+    state = store.listing_states()[a.id]
+    assert state.last_price == Decimal("99.95")
+    assert state.consecutive_failures == 3
+    assert state.last_failure_kind == "http_error"
+    assert [r.price for r in store.history("amp")] == [Decimal("99.95")]
+    # a success clears the failure streak
+    store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1), duration_ms=1,
+                              offer=ok("99.95"))])
+    state = store.listing_states()[a.id]
+    assert state.consecutive_failures == 0 and state.failing_since is None
+
+
+def test_sold_out_without_price_is_a_state_but_keeps_last_price(
+    store: Store, clock: FrozenClock
+) -> None:
+    store.sync_config(parse_config(CONFIG), now=clock())
+    a = store.active_listings()[0]
+    store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1), duration_ms=1,
+                              offer=ok("10.00"))])
+    outcome = store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1),
+                                        duration_ms=1, offer=ok(None, Availability.OutOfStock))])
+    assert outcome == ["changed"]
+    assert store.history("amp")[-1].availability is Availability.OutOfStock
+    assert store.listing_states()[a.id].last_price == Decimal("10.00")
+    # a page with neither price nor availability is a failure, not a state
+    outcome = store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1),
+                                        duration_ms=1, offer=ok(None, None))])
+    assert outcome == ["no_price"]
+    assert len(store.history("amp")) == 2
+
+
+def test_not_modified_extends_the_current_state(store: Store, clock: FrozenClock) -> None:
+    store.sync_config(parse_config(CONFIG), now=clock())
+    a = store.active_listings()[0]
+    store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1), duration_ms=1,
+                              offer=ok("5.00"), etag='"v1"')])
+    assert store.active_listings()[0].etag == '"v1"'
+    later = clock.advance(hours=5)
+    assert store.record([CheckResult(listing_id=a.id, checked_at=later, duration_ms=1,
+                                     not_modified=True)]) == ["unchanged"]
+    (row,) = store.history("amp")
+    assert row.last_seen == later and row.checks == 2
+
+
+def test_listing_removed_from_config_is_kept_inactive(store: Store, clock: FrozenClock) -> None:
+    store.sync_config(parse_config(CONFIG), now=clock())
+    b = store.active_listings()[1]
+    store.record([CheckResult(listing_id=b.id, checked_at=clock(), duration_ms=1, offer=ok("1.00"))])
+    smaller = CONFIG.split("[[products.listings]]\nretailer = \"Shop B\"")[0]
+    store.sync_config(parse_config(smaller), now=clock())
+    assert [x.retailer for x in store.active_listings()] == ["Shop A"]
+    assert [r.retailer for r in store.history("amp")] == ["Shop B"]  # history kept
+    store.sync_config(parse_config(CONFIG), now=clock())  # and it comes back
+    assert len(store.active_listings()) == 2
+
+
+def test_money_is_exact_and_times_are_utc(db_url: str, clock: FrozenClock) -> None:
+    with open_store(db_url) as store:
+        store.sync_config(parse_config(CONFIG), now=clock())
+        a = store.active_listings()[0]
+        store.record([CheckResult(listing_id=a.id, checked_at=clock(), duration_ms=1,
+                                  offer=ok("1299.99"))])
+    path = db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("select price from observations").fetchone()[0] == "1299.99"
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with open_store(db_url) as store:
+        (row,) = store.history("amp")
+        assert row.price == Decimal("1299.99") and row.first_seen == clock()
+
+
+def test_naive_times_are_refused(store: Store, clock: FrozenClock) -> None:
+    with pytest.raises(StoreError):
+        store.start_run(now=clock().replace(tzinfo=None))
+
+
+def test_unusable_database_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot create the folder"):
+        open_store(f"sqlite:///{blocker}/sub/db.sqlite3")
+    not_a_db = tmp_path / "junk.sqlite3"
+    not_a_db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError):
+        open_store(f"sqlite:///{not_a_db}")
+    assert not_a_db.read_bytes() == b"this is not a database" * 100  # nothing overwritten

@@ -1,0 +1,211 @@
+"""The command line: parse arguments, call one library function, turn errors into
+messages and exit codes.
+
+Exit codes: 0 success; 1 some listings failed (``run``) or some inputs did
+(``check``); 2 configuration or usage error; 3 internal error (a bug: please
+report it with the log).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from tracker import __version__
+from tracker.config import Config, load_config
+from tracker.errors import ConfigError, TrackerError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILURES, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("tracker")
+
+
+def _errors(fn: F) -> F:
+    """Translate tracker errors into a message on stderr and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"tracker: configuration error: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except TrackerError as exc:
+            click.echo(f"tracker: {exc}", err=True)
+            sys.exit(EXIT_INTERNAL)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception:
+            log.exception("internal error")
+            click.echo("tracker: internal error (see the traceback above); please report it", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.INFO if verbose == 0 else logging.DEBUG
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request at INFO; keep that for -vv
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+class _Ctx:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tracker")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Configuration file (default: $TRACKER_CONFIG, else ./config.toml).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv: every request).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:
+    """Track prices and availability for buying guides."""
+    _setup_logging(verbose, quiet)
+    ctx.obj = _Ctx(config_path)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+@_errors
+def run(obj: _Ctx, as_json: bool) -> None:
+    """Check every active listing once and record the results.
+
+    Exit code 0 when every listing was checked, 1 when some failed.
+    """
+    from tracker.pipeline import run_once
+    from tracker.progress import RunProgress
+    from tracker.store import open_store
+
+    config = obj.config
+    with open_store(config.tracker.database) as store:
+        with RunProgress(enabled=not as_json) as progress:
+            summary = run_once(
+                config, store=store, on_result=progress.on_result, on_start=progress.on_start
+            )
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+    else:
+        click.echo(RunProgress.summary_line(summary))
+    sys.exit(summary.exit_code)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="URL_OR_FILE...")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input per line.")
+@click.pass_obj
+@_errors
+def check(obj: _Ctx, inputs: tuple[str, ...], as_json: bool) -> None:
+    """Extract price and availability from pages without touching the database.
+
+    Each input is an http(s) URL or a saved HTML file. Exit code 1 when any
+    input could not be read.
+    """
+    from tracker.config import Config as _Config
+    from tracker.pipeline import check as check_inputs
+
+    try:
+        config = obj.config
+    except ConfigError:
+        if obj.config_path or any(i.startswith(("http://", "https://")) for i in inputs):
+            raise
+        config = _Config(path=None)  # local files need no configuration
+    worst = EXIT_OK
+    for report in check_inputs(list(inputs), config=config):
+        if report.status == "error":
+            worst = EXIT_FAILURES
+        if as_json:
+            click.echo(json.dumps(report.as_json(), ensure_ascii=False))
+        else:
+            from tracker.progress import describe_check
+
+            click.echo(describe_check(report))
+    sys.exit(worst)
+
+
+@main.command()
+@click.argument("product_id")
+@click.pass_obj
+@_errors
+def history(obj: _Ctx, product_id: str) -> None:
+    """Show a product's price history, one row per distinct state per listing."""
+    from tracker.progress import history_table
+    from tracker.store import open_store
+
+    config = obj.config
+    with open_store(config.tracker.database) as store:
+        if not store.product_exists(product_id):
+            known = ", ".join(p.id for p in config.products) or "none configured"
+            raise click.UsageError(f"unknown product {product_id!r} (known: {known})")
+        rows = store.history(product_id)
+    history_table(product_id, rows, timezone=config.tracker.timezone)
+
+
+@main.command()
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Folder for the demo's database, configuration and outputs.",
+)
+@click.option("--rounds", type=click.IntRange(1, 50), default=4, show_default=True)
+@_errors
+def demo(output: Path, rounds: int) -> None:
+    """Run the whole pipeline offline against the simulated shops.
+
+    Prices and stock change between rounds; the history lands in OUTPUT.
+    """
+    from tracker.demo import run_demo
+
+    result = run_demo(output, rounds=rounds, echo=click.echo)
+    sys.exit(EXIT_OK if result else EXIT_FAILURES)
+
+
+@main.group()
+def db() -> None:
+    """Manage the history database."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+@_errors
+def db_upgrade(obj: _Ctx) -> None:
+    """Create the database or migrate it to the newest schema."""
+    from tracker.store import open_store
+
+    with open_store(obj.config.tracker.database) as store:
+        click.echo(f"{store.display_url}: schema is up to date")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,457 @@
+"""Fetch listing pages politely.
+
+One ``Fetcher`` serves one run: a single pooled ``httpx.AsyncClient`` and, per
+host (scheme, host and port), a concurrency limit and a minimum delay between
+request starts that hold across the whole run, retries included. robots.txt is
+read once per host per run (protego) and its ``Crawl-delay`` is honoured when it
+is longer than ours.
+
+``Fetcher.fetch`` never raises for a bad page: it returns a ``FetchResult``
+whose ``failure`` names the kind:
+
+=============  ===========================================================
+``timeout``    no complete answer within ``timeout`` seconds
+``network``    connection refused or reset, truncated body, bad protocol
+``rate_limited``  429 after every retry, or a ``Retry-After`` beyond the cap
+``http_error`` another 4xx/5xx status (the body is kept for diagnosis)
+``gone``       404 or 410
+``robots``     robots.txt disallows the page (or could not be read: 5xx)
+``too_large``  the body, decompressed, passed ``max_body_bytes``
+``redirect``   too many redirects, or a redirect to a non-http(s) URL
+=============  ===========================================================
+
+Retries (``retries`` of them) cover connection errors, timeouts, truncated
+bodies, 429 and 502-504, with exponential backoff and jitter; ``Retry-After``
+is honoured up to ``retry_after_cap`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from protego import Protego
+
+from tracker.config import Config, FetchSettings
+from tracker.errors import BodyTooLarge, FetchError
+
+__all__ = ["FetchResult", "Fetcher", "origin_of"]
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+ROBOTS_MAX_BYTES = 500_000
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch of one URL produced (after retries and redirects)."""
+
+    url: str
+    final_url: str
+    status: int | None = None
+    body: bytes = b""
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    failure: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    elapsed: float = 0.0  # seconds, waiting for politeness excluded
+    waited: float = 0.0  # seconds spent waiting for the host's turn
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port``: the unit of politeness and of robots.txt."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+class _Host:
+    """Politeness state of one host for one run."""
+
+    def __init__(self, settings: FetchSettings) -> None:
+        self.settings = settings
+        self.slots = asyncio.Semaphore(settings.per_host_concurrency)
+        self.turn = asyncio.Lock()
+        self.next_start = 0.0
+        self.delay = settings.per_host_delay
+        self.robots_lock = asyncio.Lock()
+        self.robots_loaded = False
+        self.robots: Protego | None = None
+        self.robots_error: str | None = None
+        self.blocked_until = 0.0  # a Retry-After longer than the cap stops the host
+
+
+class _Retry(Exception):
+    def __init__(
+        self, kind: str, message: str, *, wait: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.wait = wait
+        self.status = status
+
+
+class Fetcher:
+    """Fetches pages for one run. Use as ``async with Fetcher(config) as f: ...``."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.config = config
+        self.user_agent = config.tracker.user_agent
+        self.robots_token = self.user_agent.split("/", 1)[0].split()[0] or "tracker"
+        self._clock = clock
+        self._sleep = sleep
+        self._hosts: dict[str, _Host] = {}
+        self._global = asyncio.Semaphore(config.fetch.concurrency)
+        limits = httpx.Limits(
+            max_connections=max(config.fetch.concurrency, 1),
+            max_keepalive_connections=max(config.fetch.concurrency, 1),
+        )
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            limits=limits,
+            headers={
+                "User-Agent": self.user_agent,
+                "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
+                "Accept-Encoding": "gzip, deflate",
+            },
+            follow_redirects=False,
+            timeout=httpx.Timeout(config.fetch.timeout),
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- politeness -----------------------------------------------------------------------------
+
+    def _host(self, url: str) -> _Host:
+        key = origin_of(url)
+        host = self._hosts.get(key)
+        if host is None:
+            host = self._hosts[key] = _Host(self.config.fetch_for(url))
+        return host
+
+    def host_delay(self, url: str) -> float:
+        """Seconds between two requests to ``url``'s host (robots.txt Crawl-delay included)."""
+        return self._host(url).delay
+
+    @asynccontextmanager
+    async def _turn(self, host: _Host) -> AsyncIterator[float]:
+        """Wait for a slot on ``host`` and for its delay; yields the seconds waited."""
+        started = self._clock()
+        async with host.slots:
+            async with host.turn:
+                wait = host.next_start - self._clock()
+                if wait > 0:
+                    await self._sleep(wait)
+                host.next_start = self._clock() + host.delay
+            async with self._global:
+                yield self._clock() - started
+
+    async def _robots(self, host: _Host, url: str) -> tuple[bool, str | None]:
+        """Whether robots.txt allows ``url`` (read once per host per run)."""
+        if not host.settings.respect_robots:
+            return True, None
+        async with host.robots_lock:
+            if not host.robots_loaded:
+                await self._load_robots(host, url)
+                host.robots_loaded = True
+        if host.robots_error:
+            return False, host.robots_error
+        if host.robots is not None and not host.robots.can_fetch(url, self.robots_token):
+            return False, f"robots.txt of {origin_of(url)} disallows {urlsplit(url).path}"
+        return True, None
+
+    async def _load_robots(self, host: _Host, url: str) -> None:
+        parts = urlsplit(url)
+        robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+        try:
+            async with self._turn(host), asyncio.timeout(host.settings.timeout):
+                status, body = await self._get_small(robots_url, ROBOTS_MAX_BYTES)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            # RFC 9309: an unreachable robots.txt means "disallow everything" for now
+            host.robots_error = f"robots.txt unreachable ({type(exc).__name__}); not fetching"
+            return
+        if status >= 500:
+            host.robots_error = f"robots.txt answered {status}; not fetching"
+        elif status == 200:
+            text = body.decode("utf-8", "replace")
+            host.robots = Protego.parse(text)
+            crawl_delay = host.robots.crawl_delay(self.robots_token)
+            if crawl_delay and float(crawl_delay) > host.delay:
+                host.delay = float(crawl_delay)
+                log.info("%s asks for %.1fs between requests", origin_of(url), host.delay)
+        # 4xx: no robots.txt, everything allowed
+
+    async def _get_small(self, url: str, limit: int) -> tuple[int, bytes]:
+        """GET following redirects, keeping at most ``limit`` bytes of the body."""
+        async with self._client.stream("GET", url, follow_redirects=True) as response:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) >= limit:
+                    break
+            return response.status_code, bytes(body[:limit])
+
+    # -- fetching -------------------------------------------------------------------------------
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """Fetch ``url`` politely; never raises for a bad page (see the module docstring)."""
+        host = self._host(url)
+        settings = host.settings
+        attempts = 0
+        waited = 0.0
+        started = self._clock()
+        last: _Retry | None = None
+        for attempt in range(settings.retries + 1):
+            if host.blocked_until > self._clock():
+                return self._failed(
+                    url, "rate_limited", "the host asked us to stay away", attempts, started, waited
+                )
+            attempts += 1
+            try:
+                result, w = await self._attempt(url, host, etag, last_modified)
+                waited += w
+                elapsed = self._clock() - started - waited
+                return _with(result, attempts=attempts, elapsed=elapsed, waited=waited)
+            except _Retry as exc:
+                last = exc
+                if attempt >= settings.retries:
+                    break
+                if exc.wait is not None and exc.wait > settings.retry_after_cap:
+                    host.blocked_until = self._clock() + exc.wait
+                    break
+                wait = exc.wait if exc.wait is not None else _backoff(settings.backoff, attempt)
+                log.debug("retrying %s in %.2fs: %s", url, wait, exc)
+                if exc.wait is not None:  # the host asked everyone to wait
+                    host.next_start = max(host.next_start, self._clock() + wait)
+                await self._sleep(wait)
+                waited += wait
+        assert last is not None
+        message = str(last)
+        if last.wait is not None and last.wait > settings.retry_after_cap:
+            message += f" (asked to retry after {last.wait:.0f}s, more than retry_after_cap)"
+        return self._failed(url, last.kind, message, attempts, started, waited, status=last.status)
+
+    def _failed(
+        self,
+        url: str,
+        kind: str,
+        message: str,
+        attempts: int,
+        started: float,
+        waited: float,
+        *,
+        status: int | None = None,
+    ) -> FetchResult:
+        return FetchResult(
+            url=url,
+            final_url=url,
+            status=status,
+            failure=kind,
+            error=message,
+            attempts=attempts,
+            elapsed=max(0.0, self._clock() - started - waited),
+            waited=waited,
+        )
+
+    async def _attempt(
+        self, url: str, host: _Host, etag: str | None, last_modified: str | None
+    ) -> tuple[FetchResult, float]:
+        """One attempt, following redirects; raises ``_Retry`` for retryable failures."""
+        current, current_host = url, host
+        waited = 0.0
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        settings = host.settings
+        for _hop in range(settings.max_redirects + 1):
+            allowed, why = await self._robots(current_host, current)
+            if not allowed:
+                return FetchResult(url=url, final_url=current, failure="robots", error=why), waited
+            async with self._turn(current_host) as w:
+                waited += w
+                try:
+                    async with asyncio.timeout(current_host.settings.timeout):
+                        result = await self._request(url, current, headers, current_host.settings)
+                except TimeoutError as exc:
+                    raise _Retry(
+                        "timeout", f"no complete answer within {current_host.settings.timeout:g}s"
+                    ) from exc
+                except httpx.TimeoutException as exc:
+                    raise _Retry("timeout", f"timed out ({type(exc).__name__})") from exc
+                except httpx.TransportError as exc:
+                    raise _Retry("network", f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+                except BodyTooLarge as exc:
+                    return FetchResult(
+                        url=url, final_url=current, failure="too_large", error=str(exc)
+                    ), waited
+                except FetchError as exc:
+                    return FetchResult(
+                        url=url, final_url=current, failure=exc.kind, error=str(exc)
+                    ), waited
+            if isinstance(result, str):  # a redirect
+                target = result
+                if urlsplit(target).scheme not in ("http", "https"):
+                    return (
+                        FetchResult(
+                            url=url,
+                            final_url=current,
+                            failure="redirect",
+                            error=f"refused a redirect to a non-http(s) URL: {target[:200]}",
+                        ),
+                        waited,
+                    )
+                current, current_host = target, self._host(target)
+                continue
+            return result, waited
+        return (
+            FetchResult(
+                url=url,
+                final_url=current,
+                failure="redirect",
+                error=f"more than {settings.max_redirects} redirects",
+            ),
+            waited,
+        )
+
+    async def _request(
+        self, url: str, current: str, headers: dict[str, str], settings: FetchSettings
+    ) -> FetchResult | str:
+        """Send one request; a redirect target as ``str``, else the result."""
+        request = self._client.build_request("GET", current, headers=headers)
+        response = await self._client.send(request, stream=True)
+        try:
+            status = response.status_code
+            if status in REDIRECT_STATUSES and "location" in response.headers:
+                if response.next_request is None:
+                    raise FetchError("redirect without a usable Location", kind="redirect")
+                return str(response.next_request.url)
+            if status in RETRY_STATUSES:
+                wait = _retry_after(response.headers.get("retry-after"))
+                kind = "rate_limited" if status == 429 else "http_error"
+                raise _Retry(
+                    kind, f"HTTP {status} from {origin_of(current)}", wait=wait, status=status
+                )
+            if status == 304:
+                return FetchResult(
+                    url=url,
+                    final_url=current,
+                    status=304,
+                    not_modified=True,
+                    etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"),
+                )
+            body = await _read_body(response, settings.max_body_bytes)
+            failure = error = None
+            if status in (404, 410):
+                failure, error = "gone", f"HTTP {status}: the page no longer exists"
+            elif status >= 400:
+                failure, error = "http_error", f"HTTP {status}"
+            return FetchResult(
+                url=url,
+                final_url=current,
+                status=status,
+                body=body,
+                content_type=response.headers.get("content-type"),
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+                failure=failure,
+                error=error,
+            )
+        finally:
+            await response.aclose()
+
+
+async def _read_body(response: httpx.Response, limit: int) -> bytes:
+    """Read the body, decompressing it ourselves so that the limit counts inflated bytes."""
+    length = response.headers.get("content-length")
+    encoding = response.headers.get("content-encoding", "identity").lower().strip()
+    if encoding in ("", "identity") and length and length.isdigit() and int(length) > limit:
+        raise BodyTooLarge(f"body of {int(length):,} bytes is over max_body_bytes ({limit:,})")
+    if encoding in ("", "identity"):
+        inflate = None
+    elif encoding in ("gzip", "x-gzip"):
+        inflate = zlib.decompressobj(wbits=31)
+    elif encoding == "deflate":
+        inflate = zlib.decompressobj(wbits=47)
+    else:
+        raise FetchError(f"unsupported Content-Encoding {encoding!r}", kind="network")
+    out = bytearray()
+    try:
+        async for chunk in response.aiter_raw():
+            if inflate is not None:
+                chunk = inflate.decompress(chunk, limit - len(out) + 1)
+                if inflate.unconsumed_tail:
+                    raise BodyTooLarge(f"body inflates past max_body_bytes ({limit:,})")
+            out += chunk
+            if len(out) > limit:
+                raise BodyTooLarge(f"body is over max_body_bytes ({limit:,})")
+        if inflate is not None:
+            out += inflate.flush()
+    except zlib.error as exc:
+        raise FetchError(f"corrupt {encoding} body: {exc}", kind="network") from exc
+    if len(out) > limit:
+        raise BodyTooLarge(f"body is over max_body_bytes ({limit:,})")
+    return bytes(out)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _backoff(base: float, attempt: int) -> float:
+    """Exponential backoff with full jitter between half and all of the step."""
+    step = base * (2**attempt)
+    return step * (0.5 + random.random() / 2)
+
+
+def _with(result: FetchResult, **changes: Any) -> FetchResult:
+    return replace(result, **changes)

@@ -1,0 +1,346 @@
+"""The one pipeline: config → fetch → extract → store.
+
+``run_once`` is what ``tracker run``, cron, systemd and the daemon all call.
+Each listing's failure is captured on its own result; one bad listing never
+aborts a run. ``check`` is the same fetch and extraction without the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from tracker.config import Config
+from tracker.extract import extract
+from tracker.fetch import Fetcher, FetchResult, origin_of
+from tracker.models import Offer, PageStatus
+from tracker.store import CHANGED, NEW, UNCHANGED, CheckResult, ListingRef, Store
+
+__all__ = [
+    "CheckReport",
+    "Clock",
+    "RunSummary",
+    "check",
+    "classify",
+    "run_once",
+    "utc_now",
+]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+ResultHook = Callable[[ListingRef, CheckResult, str], None]
+FLUSH_EVERY = 50
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What one run did."""
+
+    run_id: int | None = None
+    checked: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    changed_listings: list[int] = field(default_factory=list)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    @property
+    def exit_code(self) -> int:
+        """0: every listing checked; 1: some failed."""
+        return 1 if self.failed else 0
+
+    def add(self, listing_id: int, outcome: str) -> None:
+        self.checked += 1
+        if outcome == NEW:
+            self.new += 1
+            self.changed_listings.append(listing_id)
+        elif outcome == CHANGED:
+            self.changed += 1
+            self.changed_listings.append(listing_id)
+        elif outcome == UNCHANGED:
+            self.unchanged += 1
+        else:
+            self.failures[outcome] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "checked": self.checked,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "failures": dict(sorted(self.failures.items())),
+        }
+
+
+def classify(
+    fetched: FetchResult,
+    *,
+    listing_id: int,
+    checked_at: datetime,
+    config: Config,
+    currency: str | None = None,
+) -> CheckResult:
+    """Turn a fetch into a recordable check: extract the page, name any failure."""
+    offer = read_page(fetched, config=config, currency=currency)
+    failure, error = failure_of(fetched, offer)
+    return CheckResult(
+        listing_id=listing_id,
+        checked_at=checked_at,
+        duration_ms=round(fetched.elapsed * 1000),
+        offer=offer,
+        not_modified=fetched.not_modified,
+        failure=failure,
+        error=error,
+        http_status=fetched.status,
+        attempts=fetched.attempts,
+        bytes=len(fetched.body) if fetched.body else None,
+        etag=fetched.etag,
+        last_modified=fetched.last_modified,
+        final_url=fetched.final_url if fetched.final_url != fetched.url else None,
+    )
+
+
+def read_page(fetched: FetchResult, *, config: Config, currency: str | None = None) -> Offer | None:
+    """Extract the offer from a fetched page (``None`` when there is no page to read)."""
+    if fetched.not_modified or not fetched.body:
+        return None
+    if fetched.failure not in (None, "http_error", "gone"):
+        return None
+    site = config.site_for(fetched.final_url)
+    return extract(
+        fetched.body,
+        url=fetched.final_url,
+        content_type=fetched.content_type,
+        rules=site.rules if site else None,
+        currency_hint=currency or (site.currency if site else None),
+        http_status=fetched.status,
+    )
+
+
+def failure_of(fetched: FetchResult, offer: Offer | None) -> tuple[str | None, str | None]:
+    """The failure kind and message of a check, or ``(None, None)`` when it succeeded."""
+    if offer is not None and offer.status is PageStatus.blocked:
+        return "blocked", offer.reason or "the shop answered with a robot check"
+    if fetched.failure:
+        return fetched.failure, fetched.error
+    if fetched.not_modified:
+        return None, None
+    if _redirected_home(fetched):
+        return "redirected", f"redirected to the shop's home page ({fetched.final_url})"
+    if offer is None:
+        return "no_price", "empty page"
+    if offer.status is PageStatus.gone:
+        return "gone", offer.reason
+    if offer.status is PageStatus.error:
+        return "extract_error", offer.reason
+    if offer.status is PageStatus.no_price and offer.availability is None:
+        return "no_price", offer.reason or "no price or availability found on the page"
+    return None, None
+
+
+def _redirected_home(fetched: FetchResult) -> bool:
+    if fetched.final_url == fetched.url:
+        return False
+    before, after = urlsplit(fetched.url), urlsplit(fetched.final_url)
+    return after.path in ("", "/") and before.path not in ("", "/") and not after.query
+
+
+def interleave_by_host(listings: Iterable[ListingRef]) -> list[ListingRef]:
+    """Round-robin over hosts, so that politeness delays on one host do not stall the rest."""
+    queues: dict[str, deque[ListingRef]] = defaultdict(deque)
+    for listing in listings:
+        queues[origin_of(listing.url)].append(listing)
+    order: list[ListingRef] = []
+    while queues:
+        for key in list(queues):
+            order.append(queues[key].popleft())
+            if not queues[key]:
+                del queues[key]
+    return order
+
+
+def run_once(
+    config: Config,
+    *,
+    store: Store,
+    now: Clock = utc_now,
+    transport: httpx.AsyncBaseTransport | None = None,
+    on_result: ResultHook | None = None,
+    on_start: Callable[[int], None] | None = None,
+    listings: Sequence[ListingRef] | None = None,
+) -> RunSummary:
+    """Check every active listing once and record what was found."""
+    started = now()
+    store.sync_config(config, now=started)
+    todo = list(listings) if listings is not None else store.active_listings()
+    if on_start is not None:
+        on_start(len(todo))
+    summary = RunSummary(started_at=started)
+    summary.run_id = store.start_run(now=started)
+    asyncio.run(_run(config, store, todo, summary, now, transport, on_result))
+    summary.finished_at = now()
+    store.finish_run(
+        summary.run_id,
+        now=summary.finished_at,
+        checked=summary.checked,
+        changed=summary.changed + summary.new,
+        unchanged=summary.unchanged,
+        failed=summary.failed,
+    )
+    return summary
+
+
+async def _run(
+    config: Config,
+    store: Store,
+    listings: list[ListingRef],
+    summary: RunSummary,
+    now: Clock,
+    transport: httpx.AsyncBaseTransport | None,
+    on_result: ResultHook | None,
+) -> None:
+    queue = iter(interleave_by_host(listings))
+    pending: list[tuple[ListingRef, CheckResult]] = []
+    lock = asyncio.Lock()
+
+    async def flush() -> None:
+        async with lock:
+            batch = pending[:]
+            pending.clear()
+            if not batch:
+                return
+            outcomes = await asyncio.to_thread(
+                store.record, [r for _, r in batch], run_id=summary.run_id
+            )
+            for (listing, result), outcome in zip(batch, outcomes, strict=True):
+                summary.add(listing.id, outcome)
+                if on_result is not None:
+                    on_result(listing, result, outcome)
+
+    async def worker(fetcher: Fetcher) -> None:
+        for listing in queue:
+            checked_at = now()
+            try:
+                fetched = await fetcher.fetch(
+                    listing.url, etag=listing.etag, last_modified=listing.last_modified
+                )
+                result = classify(
+                    fetched,
+                    listing_id=listing.id,
+                    checked_at=checked_at,
+                    config=config,
+                    currency=listing.currency,
+                )
+            except Exception as exc:  # one bad listing never aborts the run
+                log.exception("internal error checking %s", listing.url)
+                result = CheckResult(
+                    listing_id=listing.id,
+                    checked_at=checked_at,
+                    duration_ms=0,
+                    failure="internal",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            pending.append((listing, result))
+            if len(pending) >= FLUSH_EVERY:
+                await flush()
+
+    async with Fetcher(config, transport=transport) as fetcher:
+        workers = max(1, min(len(listings), config.fetch.concurrency * 2))
+        await asyncio.gather(*(worker(fetcher) for _ in range(workers)))
+    await flush()
+
+
+# -- tracker check ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What ``tracker check`` says about one input."""
+
+    input: str
+    status: str  # ok | no_price | blocked | gone | error
+    offer: Offer | None = None
+    error: str | None = None
+    host_delay: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        o = self.offer
+        return {
+            "input": self.input,
+            "status": self.status,
+            "price": str(o.price) if o and o.price is not None else None,
+            "currency": o.currency if o else None,
+            "availability": o.availability.value if o and o.availability else None,
+            "title": o.title if o else None,
+            "method": o.method if o else None,
+            "error": self.error or (o.reason if o and self.status != "ok" else None),
+        }
+
+
+def check(
+    inputs: Sequence[str],
+    *,
+    config: Config,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Iterator[CheckReport]:
+    """Extract each input (a URL or a local file), in input order, without the database."""
+    for start in range(0, len(inputs), 64):
+        chunk = inputs[start : start + 64]
+        yield from asyncio.run(_check_chunk(chunk, config, transport))
+
+
+async def _check_chunk(
+    inputs: Sequence[str], config: Config, transport: httpx.AsyncBaseTransport | None
+) -> list[CheckReport]:
+    async with Fetcher(config, transport=transport) as fetcher:
+        return list(await asyncio.gather(*(_check_one(i, config, fetcher) for i in inputs)))
+
+
+async def _check_one(item: str, config: Config, fetcher: Fetcher) -> CheckReport:
+    try:
+        if urlsplit(item).scheme in ("http", "https"):
+            fetched = await fetcher.fetch(item)
+            offer = read_page(fetched, config=config)
+            failure, error = failure_of(fetched, offer)
+            delay = fetcher.host_delay(item)
+            if failure is None:
+                assert offer is not None
+                return CheckReport(item, offer.status.value, offer, host_delay=delay)
+            status = failure if failure in ("blocked", "gone", "no_price") else "error"
+            return CheckReport(item, status, offer, error=error, host_delay=delay)
+        return _check_file(item, config)
+    except Exception as exc:  # never let one input stop the others
+        log.exception("internal error checking %s", item)
+        return CheckReport(item, "error", error=f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _check_file(item: str, config: Config) -> CheckReport:
+    path = Path(item[7:] if item.startswith("file://") else item)
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        return CheckReport(item, "error", error=f"cannot read {path}: {exc.strerror or exc}")
+    offer = extract(body)
+    return CheckReport(item, offer.status.value, offer)

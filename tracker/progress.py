@@ -1,0 +1,158 @@
+"""What the commands show people: a progress bar on a terminal, plain log lines
+otherwise (timers and cron have no terminal), tables for history.
+
+Scraped text (titles, errors quoting a page) is shown through rich with markup
+escaped, so a page cannot style or spoof the terminal output.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from types import TracebackType
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tracker.pipeline import CheckReport, RunSummary
+from tracker.store import CHANGED, NEW, UNCHANGED, CheckResult, HistoryRow, ListingRef
+
+__all__ = ["RunProgress", "describe_check", "history_table"]
+
+log = logging.getLogger("tracker.run")
+
+
+class RunProgress:
+    """Reports each checked listing: a bar on a terminal, one log line each otherwise."""
+
+    def __init__(self, *, enabled: bool = True, total: int | None = None) -> None:
+        self.enabled = enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self._progress: Progress | None = None
+        self._task: int | None = None
+        self.total = total
+
+    def __enter__(self) -> RunProgress:
+        if self.tty:
+            self._progress = Progress(
+                TextColumn("checking"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.description}"),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("", total=self.total)
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def on_start(self, total: int) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, total=total)
+
+    def on_result(self, listing: ListingRef, result: CheckResult, outcome: str) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task)
+            self._progress.update(self._task, description=escape(listing.retailer))
+            if outcome not in (NEW, CHANGED, UNCHANGED):
+                self._progress.console.print(
+                    f"[red]failed[/red] {escape(listing.product_id)} @ {escape(listing.retailer)}:"
+                    f" {escape(outcome)}: {escape(result.error or '')}"
+                )
+            return
+        if not self.enabled:
+            return
+        offer = result.offer
+        if outcome in (NEW, CHANGED, UNCHANGED):
+            price = (
+                f"{offer.price} {offer.currency or ''}".strip()
+                if offer and offer.price is not None
+                else "-"
+            )
+            availability = offer.availability.value if offer and offer.availability else "-"
+            if result.not_modified:
+                price, availability = "(not modified)", ""
+            log.info(
+                "%s %s @ %s: %s %s",
+                outcome,
+                listing.product_id,
+                listing.retailer,
+                price,
+                availability,
+            )
+        else:
+            log.warning(
+                "failed %s @ %s (%s): %s: %s",
+                listing.product_id,
+                listing.retailer,
+                listing.url,
+                outcome,
+                result.error or "",
+            )
+
+    @staticmethod
+    def summary_line(summary: RunSummary) -> str:
+        line = (
+            f"checked {summary.checked} listings: {summary.changed} changed, {summary.new} new, "
+            f"{summary.unchanged} unchanged, {summary.failed} failed"
+        )
+        if summary.failures:
+            kinds = ", ".join(f"{k}: {n}" for k, n in sorted(summary.failures.items()))
+            line += f" ({kinds})"
+        return line
+
+
+def describe_check(report: CheckReport) -> str:
+    """One human line for ``tracker check``."""
+    o = report.offer
+    parts = [f"{report.input}: {report.status}"]
+    if o is not None:
+        if o.price is not None:
+            parts.append(f"price {o.price} {o.currency or '(currency unknown)'}")
+        if o.availability is not None:
+            parts.append(o.availability.value)
+        if o.method:
+            parts.append(f"via {o.method}")
+        if o.title:
+            parts.append(repr(o.title[:80]))
+    if report.host_delay:
+        parts.append(f"host delay {report.host_delay:g}s")
+    error = report.error or (o.reason if o and report.status != "ok" else None)
+    if error:
+        parts.append(f"({error})")
+    return "; ".join(parts)
+
+
+def history_table(product_id: str, rows: Sequence[HistoryRow], *, timezone: str) -> None:
+    """Print the product's history as a table, times in the configured zone."""
+    tz = ZoneInfo(timezone)
+    console = Console()
+    if not rows:
+        console.print(f"no history yet for {escape(product_id)}: run `tracker run` first")
+        return
+    table = Table(title=f"{escape(product_id)} price history ({timezone})")
+    for name in ("retailer", "from", "to", "checks", "price", "currency", "availability"):
+        table.add_column(name, justify="right" if name in ("checks", "price") else "left")
+    fmt = "%Y-%m-%d %H:%M"
+    for row in rows:
+        table.add_row(
+            escape(row.retailer),
+            row.first_seen.astimezone(tz).strftime(fmt),
+            row.last_seen.astimezone(tz).strftime(fmt),
+            str(row.checks),
+            str(row.price) if row.price is not None else "-",
+            row.currency or "-",
+            row.availability.value if row.availability else "-",
+        )
+    console.print(table)

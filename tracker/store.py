@@ -1,0 +1,445 @@
+"""The price history: open (and migrate) the database, sync the configuration,
+record checks, read history back.
+
+``Store`` is the only module that talks SQL. A check is recorded as a
+``CheckResult``; ``Store.record`` writes a batch of them in one transaction, so
+a crash leaves whole checks or none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.config import Config
+from tracker.errors import StoreError
+from tracker.models import Availability, Offer, PageStatus
+from tracker.schema import FetchLog, ListingRow, ListingState, Observation, ProductRow, Run
+
+__all__ = [
+    "CheckResult",
+    "HistoryRow",
+    "ListingRef",
+    "Store",
+    "open_store",
+]
+
+log = logging.getLogger(__name__)
+
+# Outcomes of recording one check
+NEW = "new"
+CHANGED = "changed"
+UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class ListingRef:
+    """An active listing, as the pipeline needs it."""
+
+    id: int
+    product_id: str
+    retailer: str
+    url: str
+    currency: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check of one listing, ready to record.
+
+    ``offer`` is set when the page was read; ``not_modified`` when the server
+    answered 304; otherwise ``failure`` names the kind (``timeout``,
+    ``blocked``, ``gone``, ``http_error``, ``robots``, ``too_large``, …).
+    """
+
+    listing_id: int
+    checked_at: datetime
+    duration_ms: int
+    offer: Offer | None = None
+    not_modified: bool = False
+    failure: str | None = None
+    error: str | None = None
+    http_status: int | None = None
+    attempts: int = 1
+    bytes: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    final_url: str | None = None
+
+    @property
+    def is_observation(self) -> bool:
+        """A state worth keeping: a price, or at least a known availability."""
+        o = self.offer
+        return (
+            self.failure is None
+            and o is not None
+            and (o.status is PageStatus.ok or (o.status is PageStatus.no_price and o.availability))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    listing_id: int
+    retailer: str
+    url: str
+    first_seen: datetime
+    last_seen: datetime
+    checks: int
+    status: str
+    price: Decimal | None
+    currency: str | None
+    availability: Availability | None
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open the database at ``url`` (creating an SQLite file and its folder) and migrate it."""
+    store = Store(url)
+    if migrate:
+        store.migrate()
+    return store
+
+
+class Store:
+    """The history database."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise StoreError(
+                f"invalid database URL {url!r}: use e.g. sqlite:///db/tracker.sqlite3"
+            ) from exc
+        self.url = parsed
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            database = parsed.database or ""
+            if database and database != ":memory:" and not database.startswith("file:"):
+                try:
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the folder for {database}: {exc}") from exc
+            kwargs["connect_args"] = {"timeout": 30}
+        try:
+            self.engine: Engine = create_engine(parsed, **kwargs)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise StoreError(
+                f"cannot open database {parsed.render_as_string(hide_password=True)}: {exc}"
+            ) from exc
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def display_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error on {self.display_url}: {exc}") from exc
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic)."""
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        location = str(resources.files("tracker") / "migrations")
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", location)
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        try:
+            with self.engine.begin() as conn:
+                if MigrationContext.configure(conn).get_current_revision() == head:
+                    return
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot migrate {self.display_url}: {exc}") from exc
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def sync_config(self, config: Config, *, now: datetime) -> None:
+        """Mirror products and listings from config; mark what disappeared inactive."""
+        with self.session() as s:
+            products = {p.id: p for p in s.scalars(select(ProductRow))}
+            listings = {(row.product_id, row.url): row for row in s.scalars(select(ListingRow))}
+            wanted: set[tuple[str, str]] = set()
+            for product in config.products:
+                row = products.get(product.id)
+                if row is None:
+                    row = ProductRow(id=product.id, name=product.name, created_at=now)
+                    s.add(row)
+                row.name, row.active = product.name, True
+            s.flush()  # products before the listings that reference them
+            for product in config.products:
+                for listing in product.listings:
+                    key = (product.id, listing.url)
+                    wanted.add(key)
+                    lrow = listings.get(key)
+                    if lrow is None:
+                        lrow = ListingRow(product_id=product.id, url=listing.url, created_at=now)
+                        s.add(lrow)
+                    lrow.retailer = listing.retailer
+                    lrow.affiliate_url = listing.affiliate_url
+                    lrow.currency = listing.currency
+                    lrow.active = True
+            configured = {p.id for p in config.products}
+            for pid, row in products.items():
+                if pid not in configured:
+                    row.active = False
+            for key, lrow in listings.items():
+                if key not in wanted:
+                    lrow.active = False
+
+    def active_listings(self) -> list[ListingRef]:
+        """Every active listing with its validators, in a stable order."""
+        stmt = (
+            select(ListingRow, ListingState)
+            .outerjoin(ListingState, ListingState.listing_id == ListingRow.id)
+            .where(ListingRow.active.is_(True))
+            .order_by(ListingRow.id)
+        )
+        with self.session() as s:
+            return [
+                ListingRef(
+                    id=row.id,
+                    product_id=row.product_id,
+                    retailer=row.retailer,
+                    url=row.url,
+                    currency=row.currency,
+                    etag=state.etag if state else None,
+                    last_modified=state.last_modified if state else None,
+                )
+                for row, state in s.execute(stmt).all()
+            ]
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def start_run(self, *, now: datetime) -> int:
+        with self.session() as s:
+            run = Run(started_at=now, status="running")
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(
+        self, run_id: int, *, now: datetime, checked: int, changed: int, unchanged: int, failed: int
+    ) -> None:
+        with self.session() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise StoreError(f"run {run_id} is not in the database")
+            run.finished_at = now
+            run.checked, run.changed, run.unchanged, run.failed = (
+                checked,
+                changed,
+                unchanged,
+                failed,
+            )
+            run.status = "ok" if failed == 0 else "failures"
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def record(self, results: Sequence[CheckResult], *, run_id: int | None = None) -> list[str]:
+        """Record a batch of checks in one transaction; the outcome of each, in order.
+
+        Outcomes: ``new`` (first state), ``changed``, ``unchanged``, or the failure kind.
+        """
+        if not results:
+            return []
+        with self.session() as s:
+            ids = {r.listing_id for r in results}
+            states = {
+                st.listing_id: st
+                for st in s.scalars(select(ListingState).where(ListingState.listing_id.in_(ids)))
+            }
+            obs_ids = [st.observation_id for st in states.values() if st.observation_id]
+            current = {
+                o.id: o for o in s.scalars(select(Observation).where(Observation.id.in_(obs_ids)))
+            }
+            outcomes = []
+            for result in results:
+                state = states.get(result.listing_id)
+                if state is None:
+                    state = ListingState(listing_id=result.listing_id, consecutive_failures=0)
+                    s.add(state)
+                    states[result.listing_id] = state
+                obs = current.get(state.observation_id) if state.observation_id else None
+                outcome, new_obs = _apply(s, state, obs, result)
+                if new_obs is not None:
+                    current[new_obs.id] = new_obs
+                s.add(
+                    FetchLog(
+                        listing_id=result.listing_id,
+                        run_id=run_id,
+                        started_at=result.checked_at,
+                        duration_ms=result.duration_ms,
+                        http_status=result.http_status,
+                        outcome=outcome,
+                        error=result.error,
+                        attempts=result.attempts,
+                        bytes=result.bytes,
+                    )
+                )
+                outcomes.append(outcome)
+            return outcomes
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def product_exists(self, product_id: str) -> bool:
+        with self.session() as s:
+            return s.get(ProductRow, product_id) is not None
+
+    def history(self, product_id: str) -> list[HistoryRow]:
+        """Every distinct state of each of the product's listings, oldest first."""
+        stmt = (
+            select(Observation, ListingRow)
+            .join(ListingRow, ListingRow.id == Observation.listing_id)
+            .where(ListingRow.product_id == product_id)
+            .order_by(ListingRow.id, Observation.first_seen, Observation.id)
+        )
+        with self.session() as s:
+            return [
+                HistoryRow(
+                    listing_id=lrow.id,
+                    retailer=lrow.retailer,
+                    url=lrow.url,
+                    first_seen=o.first_seen,
+                    last_seen=o.last_seen,
+                    checks=o.checks,
+                    status=o.status,
+                    price=o.price,
+                    currency=o.currency,
+                    availability=Availability(o.availability) if o.availability else None,
+                )
+                for o, lrow in s.execute(stmt).all()
+            ]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table (for summaries and tests)."""
+        with self.session() as s:
+            return {
+                model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
+                for model in (ProductRow, ListingRow, Observation, FetchLog, Run)
+            }
+
+    def listing_states(self) -> dict[int, ListingState]:
+        with self.session() as s:
+            return {st.listing_id: st for st in s.scalars(select(ListingState))}
+
+
+def _apply(
+    s: Session, state: ListingState, obs: Observation | None, r: CheckResult
+) -> tuple[str, Observation | None]:
+    """Update ``state`` (and the current observation) for one check."""
+    t = r.checked_at
+    state.last_checked_at = t
+    if r.final_url:
+        state.final_url = r.final_url
+    if r.not_modified and obs is not None:
+        obs.last_seen = max(obs.last_seen, t)
+        obs.checks += 1
+        _succeeded(state, t)
+        return UNCHANGED, None
+    if not r.is_observation:
+        state.consecutive_failures = (state.consecutive_failures or 0) + 1
+        state.failing_since = state.failing_since or t
+        kind = r.failure or (r.offer.status.value if r.offer else "error")
+        state.last_failure_kind = kind
+        state.last_error = r.error or (r.offer.reason if r.offer else None)
+        return kind, None
+    offer = r.offer
+    assert offer is not None
+    _succeeded(state, t)
+    state.etag, state.last_modified = r.etag, r.last_modified
+    if offer.title:
+        state.title = offer.title
+    if offer.price is not None:
+        state.last_price, state.last_currency, state.last_price_at = offer.price, offer.currency, t
+    availability = offer.availability.value if offer.availability else None
+    if obs is not None and (obs.status, obs.price, obs.currency, obs.availability) == (
+        offer.status.value,
+        offer.price,
+        offer.currency,
+        availability,
+    ):
+        obs.last_seen = max(obs.last_seen, t)
+        obs.checks += 1
+        return UNCHANGED, None
+    new = Observation(
+        listing_id=r.listing_id,
+        status=offer.status.value,
+        price=offer.price,
+        currency=offer.currency,
+        availability=availability,
+        method=offer.method,
+        first_seen=t,
+        last_seen=t,
+        checks=1,
+    )
+    s.add(new)
+    s.flush()
+    state.observation_id = new.id
+    return (NEW if obs is None else CHANGED), new
+
+
+def _succeeded(state: ListingState, t: datetime) -> None:
+    state.last_success_at = t
+    state.consecutive_failures = 0
+    state.failing_since = None
+    state.last_failure_kind = None
+    state.last_error = None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

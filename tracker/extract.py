@@ -1,0 +1,1693 @@
+"""Read price, currency and availability of the main product from one HTML page.
+
+Entry point: :func:`extract` (bytes or text in, an :class:`~tracker.models.Offer` out; it never
+raises on hostile input). Built-in site rule sets live as data in ``tracker/rules/*.toml``:
+:func:`load_builtin_rules` reads them and :func:`rules_for` picks the one for a page.
+
+Methods, in order (the first that yields a positive price wins; ``Offer.method`` names it):
+
+1. ``site:<name>`` - the caller's :class:`~tracker.models.SiteRules` (CSS selectors).
+2. ``json-ld`` - schema.org Product / ProductGroup / Offer / AggregateOffer / Event with offers,
+   inside ``@graph`` or lists, keys matched case-insensitively, broken JSON repaired when cheap.
+3. ``microdata`` - ``itemprop=price`` (``content`` first, else text) with ``priceCurrency`` and
+   ``availability`` from the same ``itemscope``.
+4. ``site:<name>`` for a *built-in* rule set (shop by domain, platform by marker): structured
+   data is usually more reliable than CSS selectors that drift, so built-in rules come after it.
+5. ``meta`` - ``product:price:amount`` / ``og:price:amount`` and their ``:currency``.
+6. ``heuristic`` - visible text: price-like elements in the main product area (the smallest
+   block around the ``h1`` holding one), skipping struck-through / "was" / list / unit prices,
+   instalments, shipping and related-product blocks; then currency-marked amounts in that area.
+
+Main product among several JSON-LD products: score each by its name against the page ``h1`` /
+``og:title`` / ``<title>``, its ``url``/``@id`` against the page or canonical URL, and a penalty
+when it sits in a list of related items (``isRelatedTo``, ``ItemList`` ...); the best wins and
+document order only breaks ties. Variants and offer lists: the offer whose ``sku`` / ``url`` /
+id matches a query value of the page URL (``?variant=``, ``?sku=`` ...) wins; else the lowest
+price among purchasable offers (availability missing counts as purchasable); else the lowest
+price at all. ``AggregateOffer`` gives ``lowPrice``.
+
+Availability precedence (strongest first):
+
+1. the caller's site rules (selector text through ``availability_map``, longest key first);
+2. out-of-stock wording in the main product area (e.g. "sold out", "ausverkauft", "agotado",
+   "在庫切れ") - it beats structured data claiming in stock, because the page is what a reader
+   sees and structured data is often a template default;
+3. structured data of the selected offer (JSON-LD, then microdata, then meta);
+4. built-in site rules;
+5. in-stock wording or an enabled add-to-cart button in the main product area; a disabled
+   add-to-cart button alone gives ``OutOfStock`` only when nothing else speaks;
+6. else ``None`` - never a guess.
+
+Numbers: the last of ``.``/``,`` is the decimal separator when both appear; one separator
+repeated is a thousands separator; a single separator followed by exactly three digits is a
+thousands separator (``$24.990`` -> 24990, ``Rs 23,450`` -> 23450) unless the currency has
+three decimals (KWD, BHD, ...) or the integer part is 0. Currency: ISO code from structured
+data, else the symbol read with the page's country (domain TLD, ``<html lang>`` region), else
+``rules.currency``, else ``currency_hint``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from price_parser import Price
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from tracker.errors import ExtractError
+from tracker.models import Availability, Offer, PageStatus, SiteRules
+
+__all__ = ["RuleSet", "extract", "load_builtin_rules", "normalize_availability", "rules_for"]
+
+# --------------------------------------------------------------------------------------------
+# Small tables
+# --------------------------------------------------------------------------------------------
+
+_AVAIL_NAMES: dict[str, Availability] = {a.value.lower(): a for a in Availability}
+_AVAIL_NAMES.update(
+    {
+        "instock": Availability.InStock,
+        "available": Availability.InStock,
+        "availablefororder": Availability.InStock,
+        "in": Availability.InStock,
+        "oos": Availability.OutOfStock,
+        "outofstock": Availability.OutOfStock,
+        "unavailable": Availability.OutOfStock,
+        "notavailable": Availability.OutOfStock,
+        "soldout": Availability.SoldOut,
+        "discontinued": Availability.Discontinued,
+        "preorder": Availability.PreOrder,
+        "presale": Availability.PreSale,
+        "backorder": Availability.BackOrder,
+        "backordered": Availability.BackOrder,
+        "limitedavailability": Availability.LimitedAvailability,
+        "limitedstock": Availability.LimitedAvailability,
+        "lowstock": Availability.LimitedAvailability,
+        "onlineonly": Availability.OnlineOnly,
+        "instoreonly": Availability.InStoreOnly,
+        "madetoorder": Availability.MadeToOrder,
+        "reserved": Availability.Reserved,
+    }
+)
+
+_THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+
+# country (ISO 3166 alpha-2, upper) -> currency, for ambiguous symbols and bare numbers
+_COUNTRY_CURRENCY: dict[str, str] = {
+    "US": "USD", "CA": "CAD", "AU": "AUD", "NZ": "NZD", "MX": "MXN", "CL": "CLP", "CO": "COP",
+    "AR": "ARS", "UY": "UYU", "SG": "SGD", "HK": "HKD", "TW": "TWD", "BR": "BRL", "JP": "JPY",
+    "CN": "CNY", "SE": "SEK", "NO": "NOK", "DK": "DKK", "IS": "ISK", "GB": "GBP", "UK": "GBP",
+    "IN": "INR", "PK": "PKR", "LK": "LKR", "NP": "NPR", "CH": "CHF", "LI": "CHF", "PL": "PLN",
+    "CZ": "CZK", "HU": "HUF", "RO": "RON", "BG": "BGN", "RU": "RUB", "BY": "BYN", "UA": "UAH",
+    "TR": "TRY", "KR": "KRW", "IL": "ILS", "TH": "THB", "VN": "VND", "PH": "PHP", "MY": "MYR",
+    "ID": "IDR", "ZA": "ZAR", "SA": "SAR", "AE": "AED", "EG": "EGP", "PE": "PEN", "NG": "NGN",
+    "KE": "KES", "QA": "QAR", "KW": "KWD", "BH": "BHD", "OM": "OMR", "JO": "JOD",
+    "DE": "EUR", "FR": "EUR", "ES": "EUR", "IT": "EUR", "NL": "EUR", "BE": "EUR", "AT": "EUR",
+    "PT": "EUR", "IE": "EUR", "FI": "EUR", "GR": "EUR", "SK": "EUR", "SI": "EUR", "EE": "EUR",
+    "LV": "EUR", "LT": "EUR", "LU": "EUR", "MT": "EUR", "CY": "EUR", "HR": "EUR",
+}  # fmt: skip
+
+_DOLLAR_COUNTRIES = frozenset(
+    {"US", "CA", "AU", "NZ", "MX", "CL", "CO", "AR", "UY", "SG", "HK", "TW"}
+)
+_KRONA_COUNTRIES = {"SE": "SEK", "NO": "NOK", "DK": "DKK", "IS": "ISK"}
+_RUPEE_COUNTRIES = {"IN": "INR", "PK": "PKR", "LK": "LKR", "NP": "NPR"}
+
+# unambiguous symbols / words -> ISO (checked longest first)
+_SYMBOLS: dict[str, str] = {
+    "R$": "BRL", "NT$": "TWD", "US$": "USD", "U$S": "USD", "A$": "AUD", "AU$": "AUD",
+    "C$": "CAD", "CA$": "CAD", "NZ$": "NZD", "HK$": "HKD", "S$": "SGD", "MX$": "MXN",
+    "CLP$": "CLP", "COP$": "COP", "€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW", "₪": "ILS",
+    "₺": "TRY", "₽": "RUB", "฿": "THB", "₫": "VND", "₱": "PHP", "₴": "UAH", "₦": "NGN",
+    "zł": "PLN", "zl": "PLN", "kč": "CZK", "kc": "CZK", "ft": "HUF", "lei": "RON", "лв": "BGN",
+    "руб": "RUB", "р.": "BYN", "rm": "MYR", "rp": "IDR", "s/": "PEN", "chf": "CHF", "fr.": "CHF",
+    "元": "CNY", "円": "JPY", "ر.س": "SAR", "ريال": "SAR", "د.إ": "AED", "درهم": "AED",
+    "sar": "SAR", "aed": "AED", "tl": "TRY",
+}  # fmt: skip
+
+_ISO_RE = re.compile(r"^[A-Z]{3}$")
+_KNOWN_ISO = frozenset(_COUNTRY_CURRENCY.values()) | frozenset(_SYMBOLS.values()) | frozenset(
+    {"USD", "EUR", "GBP", "JPY", "CNY", "INR", "BRL", "RUB", "KRW", "TWD", "HKD", "SGD", "CHF"}
+)
+
+_TLD_COUNTRY_FIX = {"UK": "GB"}
+_GENERIC_TLDS = frozenset({"com", "net", "org", "shop", "store", "io", "co", "info", "biz"})
+
+# Out-of-stock wording (lower case, substring), by language.
+_OOS_PHRASES: tuple[str, ...] = (
+    # en
+    "out of stock", "out-of-stock", "sold out", "currently unavailable", "temporarily unavailable",
+    "no longer available", "not in stock", "notify me when available", "email me when available",
+    "item is unavailable", "this item is not available", "product is not available",
+    "discontinued", "not available for purchase", "no stock",
+    # de
+    "ausverkauft", "nicht verfügbar", "nicht lieferbar", "nicht auf lager", "vergriffen",
+    "derzeit nicht verfügbar", "nicht mehr verfügbar", "momentan nicht",
+    # fr
+    "rupture de stock", "épuisé", "indisponible", "plus disponible", "non disponible",
+    # es
+    "agotado", "sin stock", "no disponible", "sin existencias", "fuera de stock",
+    # it
+    "esaurito", "non disponibile", "non è disponibile", "esauriti",
+    # nl
+    "uitverkocht", "niet op voorraad", "niet leverbaar", "niet beschikbaar",
+    # pt
+    "esgotado", "indisponível", "sem estoque", "fora de estoque", "produto indisponivel",
+    # pl
+    "brak w magazynie", "niedostępny", "wyprzedany", "brak towaru", "brak na stanie",
+    # sv / da / no / fi
+    "slutsåld", "slut i lager", "ej i lager", "tillfälligt slut", "inte i lager", "udsolgt",
+    "ikke på lager", "utsolgt", "ikke tilgjengelig", "loppuunmyyty", "ei varastossa",
+    "tilapäisesti loppu",
+    # cs / sk / sl / hu / ro / tr / el
+    "vyprodáno", "není skladem", "momentálně není", "vypredané", "nie je skladom",
+    "momentálne nie je", "ni na zalogi", "razprodano", "elfogyott", "nincs készleten",
+    "stoc epuizat", "tükendi", "stokta yok", "εξαντλήθηκε",
+    # ja / zh / ko
+    "在庫切れ", "売り切れ", "品切れ", "販売終了", "在庫なし", "缺貨", "缺货", "售完", "售罄",
+    "無庫存", "无库存", "暫無庫存", "品切", "품절",
+    # ru / uk / ar
+    "нет в наличии", "распродано", "товар закончился", "немає в наявності",
+    "نفذت الكمية", "غير متوفر", "نفدت",
+)  # fmt: skip
+
+# In-stock wording (substring), only looked at when no out-of-stock wording is present.
+_INSTOCK_PHRASES: tuple[str, ...] = (
+    "in stock", "add to cart", "add to basket", "add to bag", "add to trolley", "buy now",
+    "buy it now", "only a few left", "ready to ship", "ships today",
+    "auf lager", "lieferbar", "sofort verfügbar", "in den warenkorb",
+    "en stock", "ajouter au panier",
+    "añadir al carrito", "agregar al carro", "añadir a la cesta", "agregar al carrito",
+    "disponibilità immediata", "aggiungi al carrello", "acquista ora", "compra subito",
+    "op voorraad", "in winkelwagen", "in mijn winkelwagen",
+    "em estoque", "adicionar ao carrinho", "comprar agora",
+    "w magazynie", "do koszyka", "dodaj do koszyka",
+    "i lager", "lägg i varukorg", "på lager", "læg i kurv", "legg i handlekurv",
+    "varastossa", "lisää ostoskoriin",
+    "skladem", "na sklade", "na skladě", "do košíka", "do košíku", "na zalogi", "v košarico",
+    "dodaj v košarico", "kosárba", "raktáron", "sepete ekle", "stokta",
+    "在庫あり", "カートに入れる", "有貨", "有货", "現貨", "现货", "加入購物車", "加入购物车",
+    "立即購買", "立即购买", "장바구니",
+    "в наличии", "в корзину", "أضف إلى", "متوفر",
+)  # fmt: skip
+
+# In-stock words counted only when they stand alone in a short line ("Available!").
+_INSTOCK_SHORT = re.compile(
+    r"^(?:item |product |now |currently )?(?:available|disponible|disponibile|verfügbar|"
+    r"beschikbaar|disponível|dostępny|tillgänglig|saatavilla|dostupné|na voljo)"
+    r"(?: now| online| to order)?\s*[!.]?$"
+)
+
+_DELIVERY_RE = re.compile(
+    r"\b(?:delivery by|get it by|arrives by|ships in|ships within|dispatched within|"
+    r"delivered by|free delivery|lieferung bis|livraison (?:gratuite|estimée))\b"
+)
+
+_ADD_TO_CART_RE = re.compile(
+    r"add[\s_-]?to[\s_-]?(?:cart|basket|bag|trolley)|buy[\s_-]?now|addtocart|add-to-cart|"
+    r"in den warenkorb|ajouter au panier|añadir al carrito|agregar al carr|aggiungi al carrello|"
+    r"in winkelwagen|adicionar ao carrinho|do koszyka|lägg i varukorg|lisää ostoskoriin|"
+    r"do košíka|do košíku|v košarico|カートに入れる|加入購物車|加入购物车|в корзину",
+    re.IGNORECASE,
+)
+
+_NOISE_RE = re.compile(
+    r"related|recommend|similar|upsell|up-sell|cross-?sell|also-?(?:bought|viewed|like)|"
+    r"recently|you-?may|others-?also|complementary|mini-?cart|cart-?drawer|breadcrumb|"
+    r"footer|newsletter|cookie|megamenu|mega-menu|navigation|sponsored",
+    re.IGNORECASE,
+)
+_OLD_PRICE_RE = re.compile(
+    r"old|was|strike|crossed|compare|before|original|rrp|msrp|uvp|list-?price|listprice|prev|"
+    r"saving|you-?save|discount-?amount|per-?unit|unit-?price|unitprice|base-?price|"
+    r"instal|monthly|shipping|delivery|tax-|reference|regular-?price--?sale|lowest",
+    re.IGNORECASE,
+)
+_BAD_PRICE_TEXT = re.compile(
+    r"/\s*(?:mo|month|mes|mês|monat|mois|kg|g|100\s?g|l|ml|m|m2|unit|st|stk|piece|pc)\b|"
+    r"per (?:month|unit|kg|item)|\b\d+\s*[x×]\s*(?:de\s)?[^\d\s]{0,3}\s?\d|"
+    r"\b(?:shipping|delivery|versand|envío|frete|livraison|save|was|war|statt|antes|"
+    r"avant|uvp|rrp|instead of|ab\b)",
+    re.IGNORECASE,
+)
+
+_PRICE_SEL = (
+    '[itemprop~="price"], [class*="price" i], [id*="price" i], [data-testid*="price" i], '
+    '[class*="preis" i], [class*="prix" i], [class*="precio" i], [class*="prezzo" i], '
+    '[class*="preco" i], [class*="cena" i], [class*="amount" i]'
+)
+
+_MONEY_RE = re.compile(
+    r"(?:(?P<pre>R\$|NT\$|US\$|A\$|C\$|HK\$|S\$|[$€£¥₹₩₪₺₽฿₫₱₴]|Rs\.?|kr\.?|CHF|Fr\.|"
+    r"EUR|USD|GBP|PLN|CZK|SEK|NOK|DKK|INR|PKR|BRL|CLP|COP|MXN|TWD|JPY|CNY|SAR|AED|RM|Rp)"
+    r"\s?(?P<n1>\d[\d.,'\u00a0\u202f ]*\d|\d))|"
+    r"(?:(?P<n2>\d[\d.,'\u00a0\u202f ]*\d|\d)\s?(?P<post>€|£|¥|₽|₺|₫|₴|zł|Kč|Kc|kr\.?|Ft|lei|"
+    r"лв|руб|р\.|CHF|EUR|USD|GBP|PLN|CZK|SEK|NOK|DKK|円|元|SAR|AED|TL|"
+    r"ر\.س|ريال|د\.إ|درهم))"
+)
+
+_BLOCK_TITLES = (
+    "just a moment",
+    "attention required",
+    "access denied",
+    "access to this page has been denied",
+    "robot check",
+    "are you a robot",
+    "are you a human",
+    "captcha",
+    "pardon our interruption",
+    "security check",
+    "verify you are human",
+    "verifying you are human",
+    "please verify you are a human",
+    "bot verification",
+    "checking your browser",
+    "request unsuccessful",
+    "you have been blocked",
+    "one more step",
+    "ddos-guard",
+    "human verification",
+)
+# Markers of challenge pages; they count only on a page with little visible text.
+_BLOCK_MARKERS = (
+    "cf-browser-verification",
+    "cf_chl_opt",
+    "cf-challenge",
+    "challenge-platform",
+    "cf-error-details",
+    "px-captcha",
+    "_pxCaptcha",
+    "Press & Hold",
+    "Press &amp; Hold",
+    "captcha-delivery.com",
+    "datadome",
+    "DataDome",
+    "errors.edgesuite.net",
+    "You don't have permission to access",
+    "_Incapsula_Resource",
+    "Incapsula incident",
+    "validateCaptcha",
+    "g-recaptcha",
+    "h-captcha",
+    "hcaptcha.com",
+    "Enter the characters you see below",
+    "not a robot",
+    "unusual traffic",
+    "automated access",
+    "Access Denied",
+)
+
+_PRODUCT_TYPES = frozenset(
+    {
+        "product",
+        "productgroup",
+        "productmodel",
+        "individualproduct",
+        "someproducts",
+        "vehicle",
+        "car",
+        "motorcycle",
+        "book",
+        "event",
+        "service",
+        "softwareapplication",
+        "creativework",
+        "menuitem",
+        "course",
+        "trip",
+    }
+)
+_OFFER_TYPES = frozenset({"offer", "aggregateoffer"})
+_RELATED_KEYS = frozenset(
+    {
+        "isrelatedto",
+        "issimilarto",
+        "isaccessoryorsparepartfor",
+        "isconsumablefor",
+        "relatedlink",
+        "itemlistelement",
+        "review",
+        "reviews",
+        "mainentityofpage",
+        "subjectof",
+        "isvariantof",
+    }
+)
+_MAX_JSON_NODES = 20_000
+_MAX_DEPTH = 40
+_SNIFF = 4096
+
+
+# --------------------------------------------------------------------------------------------
+# Built-in site rules
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """A built-in rule set: the selectors plus how to recognise its pages."""
+
+    rules: SiteRules
+    kind: str = "shop"  # "shop" (matched by domain) or "platform" (matched by a marker)
+    match: tuple[str, ...] = ()  # domain suffixes, e.g. "amazon.co.uk"
+    detect: tuple[str, ...] = ()  # case-sensitive markers in the page source
+
+
+def _ruleset_from_toml(data: Mapping[str, Any], source: str) -> RuleSet:
+    try:
+        name = str(data["name"])
+    except KeyError as exc:
+        raise ExtractError(f"rule set {source} has no 'name'") from exc
+    amap: dict[str, Availability] = {}
+    for key, value in dict(data.get("availability_map", {})).items():
+        avail = normalize_availability(str(value))
+        if avail is None:
+            raise ExtractError(f"rule set {source}: unknown availability {value!r} for {key!r}")
+        amap[str(key).lower()] = avail
+
+    def _sel(key: str) -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        return str(value)
+
+    rules = SiteRules(
+        name=name,
+        price=_sel("price"),
+        availability=_sel("availability"),
+        title=_sel("title"),
+        currency=data.get("currency"),
+        availability_map=amap,
+    )
+    return RuleSet(
+        rules=rules,
+        kind=str(data.get("kind", "platform" if data.get("detect") else "shop")),
+        match=tuple(str(m).lower() for m in data.get("match", ())),
+        detect=tuple(str(m) for m in data.get("detect", ())),
+    )
+
+
+@functools.cache
+def _builtin_rules() -> tuple[RuleSet, ...]:
+    out: list[RuleSet] = []
+    folder = resources.files("tracker").joinpath("rules")
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return ()
+    for entry in entries:
+        if not entry.name.endswith(".toml"):
+            continue
+        try:
+            data = tomllib.loads(entry.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ExtractError(f"built-in rule set {entry.name} cannot be read: {exc}") from exc
+        out.append(_ruleset_from_toml(data, entry.name))
+    return tuple(out)
+
+
+def load_builtin_rules() -> list[RuleSet]:
+    """Every built-in rule set shipped in ``tracker/rules/*.toml`` (shops, then platforms)."""
+    rulesets = _builtin_rules()
+    return [r for r in rulesets if r.kind == "shop"] + [r for r in rulesets if r.kind != "shop"]
+
+
+def _host_of(url: str | None) -> str:
+    if not url:
+        return ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return host.lower().rstrip(".")
+
+
+def _rules_for_source(host: str, source: str) -> SiteRules | None:
+    rulesets = load_builtin_rules()
+    if host:
+        for rs in rulesets:
+            for dom in rs.match:
+                if host == dom or host.endswith("." + dom):
+                    return rs.rules
+    for rs in rulesets:
+        if rs.kind != "shop" and rs.detect and any(m in source for m in rs.detect):
+            return rs.rules
+    return None
+
+
+def rules_for(url: str | None, html_tree: LexborHTMLParser | str | None = None) -> SiteRules | None:
+    """The built-in rule set for a page: a shop by the URL's domain, else a platform by marker."""
+    if html_tree is None:
+        source = ""
+    elif isinstance(html_tree, str):
+        source = html_tree
+    else:
+        source = html_tree.html or ""
+    return _rules_for_source(_host_of(url), source)
+
+
+# --------------------------------------------------------------------------------------------
+# Values
+# --------------------------------------------------------------------------------------------
+
+
+def normalize_availability(value: object) -> Availability | None:
+    """schema.org availability in any spelling (``instock``, ``https://schema.org/OutOfStock``)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or len(text) > 200:
+        return None
+    tail = re.split(r"[/#:]", text.rstrip("/"))[-1]
+    key = re.sub(r"[\s_\-]+", "", tail).lower()
+    return _AVAIL_NAMES.get(key)
+
+
+@dataclass(slots=True)
+class _Ctx:
+    url: str | None
+    host: str
+    country: str | None
+    lang: str
+    currency_hint: str | None
+    query_values: frozenset[str] = frozenset()
+
+
+def _country_of(host: str, lang: str) -> str | None:
+    # the language region first ("es-CL", "zh-Hant-TW"), then the TLD
+    if lang:
+        for part in reversed(re.split(r"[-_]", lang)[1:]):
+            if len(part) == 2 and part.isalpha():
+                return _TLD_COUNTRY_FIX.get(part.upper(), part.upper())
+    if host:
+        labels = host.split(".")
+        tld = labels[-1]
+        if len(tld) == 2 and tld.isalpha():
+            return _TLD_COUNTRY_FIX.get(tld.upper(), tld.upper())
+        # language-country subdomains such as "ar-sa.example.com" or "en-ca.shop.com"
+        m = re.match(r"^[a-z]{2}[-_]([a-z]{2})\.", host)
+        if m:
+            return m.group(1).upper()
+        if tld in _GENERIC_TLDS:
+            return None
+    return None
+
+
+def _iso(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    v = value.strip()
+    if _ISO_RE.match(v.upper()) and v.isalpha():
+        return v.upper()
+    return None
+
+
+def _currency_from_symbol(sym: str | None, ctx: _Ctx) -> str | None:
+    if not sym:
+        return None
+    s = sym.strip().rstrip(":")
+    if not s:
+        return None
+    iso = _iso(s)
+    if iso and (iso in _KNOWN_ISO or s.isupper()):
+        return iso
+    low = s.lower()
+    country = ctx.country
+    lang = ctx.lang.split("-")[0]
+    if low in {"$", "us$"} or (low.endswith("$") and low not in _SYMBOLS_LOWER):
+        if low == "us$":
+            return "USD"
+        if country in _DOLLAR_COUNTRIES:
+            return _COUNTRY_CURRENCY[country]
+        return "USD"
+    if low in {"¥", "￥"}:
+        if country == "CN" or lang == "zh":
+            return "CNY"
+        return "JPY"
+    if low.rstrip(".") in {"kr", "kr,-"}:
+        if country in _KRONA_COUNTRIES:
+            return _KRONA_COUNTRIES[country]
+        for lg, cur in (("sv", "SEK"), ("nb", "NOK"), ("nn", "NOK"), ("no", "NOK"), ("da", "DKK")):
+            if lang == lg:
+                return cur
+        return "SEK"
+    if low.rstrip(".") in {"rs", "₨", "rupees"}:
+        if country in _RUPEE_COUNTRIES:
+            return _RUPEE_COUNTRIES[country]
+        return "INR"
+    if low in {"р.", "руб", "руб."}:
+        return "BYN" if country == "BY" else "RUB"
+    return _SYMBOLS_LOWER.get(low)
+
+
+_SYMBOLS_LOWER = {k.lower(): v for k, v in _SYMBOLS.items()}
+
+
+def _to_decimal(amount_text: str, currency: str | None) -> Decimal | None:
+    """Turn the digits of a price ("1.299,00", "24.990", "1,299.00") into a Decimal."""
+    t = re.sub(r"[\s\u00a0\u202f\u2009'’`]", "", amount_text)
+    t = t.strip(".,")
+    if not t or not re.fullmatch(r"\d[\d.,]*", t):
+        return None
+    dots, commas = t.count("."), t.count(",")
+    if dots and commas:
+        dec = "." if t.rfind(".") > t.rfind(",") else ","
+        thou = "," if dec == "." else "."
+        if t.count(dec) > 1:
+            return None
+        t = t.replace(thou, "").replace(dec, ".")
+    elif dots or commas:
+        sep = "." if dots else ","
+        if t.count(sep) > 1:
+            t = t.replace(sep, "")
+        else:
+            head, tail = t.split(sep)
+            three_dec = currency in _THREE_DECIMALS
+            if len(tail) == 3 and head not in {"0", ""} and not three_dec:
+                t = head + tail
+            else:
+                t = head + "." + tail
+    try:
+        value = Decimal(t)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value <= 0 or value >= Decimal(10) ** 12:
+        return None
+    return value
+
+
+def _structured_price(value: object, currency: str | None) -> Decimal | None:
+    """A price from structured data: numbers, "249.00", "249,00", "$249", "1.299,00 €"."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value) if 0 < value < 10**12 else None
+    if isinstance(value, float):
+        if value != value or value <= 0 or value >= 1e12:
+            return None
+        return Decimal(repr(value))
+    if isinstance(value, list) and value:
+        return _structured_price(value[0], currency)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or len(text) > 60:
+        return None
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        # plain machine number: "249.00", "24.990" stays a decimal unless zero-decimal currency
+        if "." in text:
+            head, tail = text.split(".")
+            if len(tail) == 3 and currency in _ZERO_DECIMALS and head != "0":
+                return _to_decimal(head + tail, currency)
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            return None
+        return d if 0 < d < 10**12 else None
+    m = re.search(r"\d[\d.,'\s\u00a0]*", text)
+    if not m:
+        return None
+    return _to_decimal(m.group(0), currency)
+
+
+_ZERO_DECIMALS = frozenset(
+    {"CLP", "COP", "JPY", "KRW", "VND", "IDR", "PYG", "ISK", "HUF", "TWD", "PKR", "UGX", "XOF"}
+)
+
+
+def _parse_visible_price(text: str, ctx: _Ctx) -> tuple[Decimal | None, str | None]:
+    """A price and currency from a short visible string ("1.299,00 €", "Rs 23,450")."""
+    text = text.strip()
+    if not text or len(text) > 120:
+        return None, None
+    try:
+        parsed = Price.fromstring(text)
+    except Exception:  # price-parser is third-party code: never let it break extraction
+        return None, None
+    currency = _currency_from_symbol(parsed.currency, ctx)
+    if not parsed.amount_text:
+        return None, currency
+    return _to_decimal(parsed.amount_text, currency), currency
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+# --------------------------------------------------------------------------------------------
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+_CT_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_\-:.]+)", re.I)
+
+
+def _decode(body: bytes | str, content_type: str | None) -> str:
+    if isinstance(body, str):
+        return body
+    candidates: list[str] = []
+    if content_type:
+        m = _CT_CHARSET.search(content_type)
+        if m:
+            candidates.append(m.group(1))
+    if body.startswith(b"\xef\xbb\xbf"):
+        candidates.insert(0, "utf-8-sig")
+    elif body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates.insert(0, "utf-16")
+    m2 = _META_CHARSET.search(body[:_SNIFF])
+    if m2:
+        candidates.append(m2.group(1).decode("ascii", "replace"))
+    for enc in candidates:
+        try:
+            return body.decode(enc)
+        except (LookupError, UnicodeDecodeError):
+            try:
+                return body.decode(enc, errors="replace")
+            except LookupError:
+                continue
+    return body.decode("utf-8", errors="replace")
+
+
+def _looks_binary(text: str) -> bool:
+    head = text[:2048]
+    if not head:
+        return False
+    bad = sum(1 for ch in head if (ord(ch) < 32 and ch not in "\t\n\r\f") or ch == "\ufffd")
+    return bad > max(8, len(head) // 10)
+
+
+# --------------------------------------------------------------------------------------------
+# JSON-LD
+# --------------------------------------------------------------------------------------------
+
+
+def _load_json(raw: str) -> Any:
+    text = raw.strip()
+    if not text:
+        return None
+    if text.startswith("<!--"):
+        text = text[4:]
+    if text.endswith("-->"):
+        text = text[:-3]
+    text = text.replace("<![CDATA[", "").replace("]]>", "").strip().rstrip(";")
+    try:
+        return json.loads(text, strict=False)
+    except (ValueError, RecursionError):
+        pass
+    fixed = re.sub(r",\s*([}\]])", r"\1", text)
+    try:
+        return json.loads(fixed, strict=False)
+    except (ValueError, RecursionError):
+        pass
+    try:  # the first complete value, when two are glued together
+        value, _ = json.JSONDecoder(strict=False).raw_decode(fixed)
+        return value
+    except (ValueError, RecursionError):
+        return None
+
+
+def _get(d: Mapping[str, Any], key: str) -> Any:
+    if key in d:
+        return d[key]
+    low = key.lower()
+    for k, v in d.items():
+        if isinstance(k, str) and k.lower() == low:
+            return v
+    return None
+
+
+def _types(d: Mapping[str, Any]) -> set[str]:
+    t = _get(d, "@type")
+    out: set[str] = set()
+    for item in t if isinstance(t, list) else [t]:
+        if isinstance(item, str):
+            out.add(item.rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower())
+    return out
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+@dataclass(slots=True)
+class _OfferVal:
+    price: Decimal | None
+    currency: str | None
+    availability: Availability | None
+    keys: frozenset[str]  # sku / url / ids to match against the page URL
+
+
+@dataclass(slots=True)
+class _Item:
+    node: dict[str, Any]
+    related: bool
+    order: int
+
+
+def _walk_jsonld(values: list[Any]) -> tuple[list[_Item], list[_Item]]:
+    """Products (anything with offers or a product type) and free-standing offers."""
+    products: list[_Item] = []
+    offers: list[_Item] = []
+    count = 0
+    stack: list[tuple[Any, bool, int, bool]] = [(v, False, 0, False) for v in reversed(values)]
+    while stack:
+        node, related, depth, in_product = stack.pop()
+        count += 1
+        if count > _MAX_JSON_NODES or depth > _MAX_DEPTH:
+            break
+        if isinstance(node, list):
+            for v in reversed(node):
+                stack.append((v, related, depth + 1, in_product))
+            continue
+        if not isinstance(node, dict):
+            continue
+        types = _types(node)
+        is_product = bool(types & _PRODUCT_TYPES) or (
+            _get(node, "offers") is not None and not types & _OFFER_TYPES
+        )
+        if is_product and not in_product:
+            products.append(_Item(node, related or "itemlist" in types, count))
+        elif types & _OFFER_TYPES and not in_product:
+            offers.append(_Item(node, related, count))
+        child_in_product = in_product or is_product
+        for k, v in node.items():
+            if not isinstance(v, (dict, list)):
+                continue
+            kl = k.lower() if isinstance(k, str) else ""
+            if kl in {"offers", "hasvariant", "model", "itemoffered"} and is_product:
+                continue  # read by _product_offer
+            rel = related or kl in _RELATED_KEYS or "itemlist" in types
+            stack.append((v, rel, depth + 1, child_in_product and kl != "@graph"))
+    return products, offers
+
+
+def _offer_values(node: Mapping[str, Any], ctx: _Ctx, inherited_cur: str | None) -> list[_OfferVal]:
+    out: list[_OfferVal] = []
+    types = _types(node)
+    cur = _iso(_get(node, "priceCurrency")) or _currency_from_symbol(
+        _get(node, "priceCurrency") if isinstance(_get(node, "priceCurrency"), str) else None,
+        ctx,
+    )
+    cur = cur or inherited_cur
+    avail = normalize_availability(_get(node, "availability"))
+    keys = _offer_keys(node)
+    price: Decimal | None = None
+    if "aggregateoffer" in types:
+        price = _structured_price(_get(node, "lowPrice"), cur) or _structured_price(
+            _get(node, "price"), cur
+        )
+        nested: list[_OfferVal] = []
+        for sub in _as_list(_get(node, "offers"))[:500]:
+            if isinstance(sub, dict):
+                nested.extend(_offer_values(sub, ctx, cur))
+        if price is None:
+            return nested
+        if avail is None and nested:
+            avails = [n.availability for n in nested if n.availability is not None]
+            if any(a.purchasable for a in avails):
+                avail = next(a for a in avails if a.purchasable)
+            elif avails:
+                avail = avails[0]
+        if cur is None:
+            cur = next((n.currency for n in nested if n.currency), None)
+        return [_OfferVal(price, cur, avail, keys)]
+    price = _structured_price(_get(node, "price"), cur)
+    if price is None:
+        specs = [s for s in _as_list(_get(node, "priceSpecification")) if isinstance(s, dict)]
+        specs.sort(key=lambda s: _is_list_price_spec(s))
+        for spec in specs:
+            spec_cur = _iso(_get(spec, "priceCurrency")) or cur
+            p = _structured_price(_get(spec, "price"), spec_cur) or _structured_price(
+                _get(spec, "minPrice"), spec_cur
+            )
+            if p is not None:
+                price, cur = p, spec_cur
+                break
+    if price is None:
+        price = _structured_price(_get(node, "lowPrice"), cur)
+    out.append(_OfferVal(price, cur, avail, keys))
+    return out
+
+
+def _is_list_price_spec(spec: Mapping[str, Any]) -> bool:
+    pt = _get(spec, "priceType")
+    return isinstance(pt, str) and bool(re.search(r"list|strike|msrp|srp|was", pt, re.I))
+
+
+def _offer_keys(node: Mapping[str, Any]) -> frozenset[str]:
+    keys: set[str] = set()
+    for k in ("sku", "productID", "gtin", "gtin8", "gtin12", "gtin13", "gtin14", "mpn", "@id", "url"):
+        v = _get(node, k)
+        if isinstance(v, (str, int)) and not isinstance(v, bool):
+            s = str(v).strip().lower()
+            if s:
+                keys.add(s)
+                if k in {"@id", "url"}:
+                    for _, qv in parse_qsl(urlsplit(s).query):
+                        keys.add(qv.lower())
+    return frozenset(keys)
+
+
+def _choose_offer(offers: list[_OfferVal], ctx: _Ctx) -> tuple[_OfferVal | None, str]:
+    priced = [o for o in offers if o.price is not None]
+    if not priced:
+        avails = [o.availability for o in offers if o.availability is not None]
+        if avails:
+            return _OfferVal(None, None, _overall(avails), frozenset()), "no price"
+        return None, "no price"
+    if len(priced) == 1:
+        return priced[0], ""
+    if ctx.query_values:
+        for o in priced:
+            if o.keys & ctx.query_values:
+                return o, "selected variant"
+    buyable = [o for o in priced if o.availability is None or o.availability.purchasable]
+    pool = buyable or priced
+    best = min(pool, key=lambda o: o.price or Decimal(0))
+    if best.availability is None:
+        avails = [o.availability for o in priced if o.availability is not None]
+        if avails:
+            best = _OfferVal(best.price, best.currency, _overall(avails), best.keys)
+    return best, "lowest purchasable"
+
+
+def _overall(avails: list[Availability]) -> Availability:
+    for a in avails:
+        if a.purchasable:
+            return a
+    return avails[0]
+
+
+def _product_offer(node: Mapping[str, Any], ctx: _Ctx) -> tuple[_OfferVal | None, str]:
+    variants = [v for v in _as_list(_get(node, "hasVariant")) if isinstance(v, dict)][:500]
+    offers: list[_OfferVal] = []
+    for off in _as_list(_get(node, "offers"))[:500]:
+        if isinstance(off, dict):
+            offers.extend(_offer_values(off, ctx, None))
+    if variants:
+        vals: list[_OfferVal] = []
+        for v in variants:
+            vkeys = _offer_keys(v)
+            for off in _as_list(_get(v, "offers"))[:50]:
+                if isinstance(off, dict):
+                    for ov in _offer_values(off, ctx, None):
+                        vals.append(_OfferVal(ov.price, ov.currency, ov.availability, ov.keys | vkeys))
+        if ctx.query_values:
+            for ov in vals:
+                if ov.price is not None and ov.keys & ctx.query_values:
+                    return ov, "selected variant"
+        if vals:
+            offers = offers + vals
+    return _choose_offer(offers, ctx)
+
+
+def _norm_text(s: str) -> set[str]:
+    return {w for w in re.findall(r"\w+", s.lower()) if len(w) > 1}
+
+
+def _similar(a: str | None, b: str | None) -> float:
+    if not a or not b:
+        return 0.0
+    wa, wb = _norm_text(a), _norm_text(b)
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / min(len(wa), len(wb))
+
+
+def _url_path(u: str) -> str:
+    try:
+        return urlsplit(u).path.rstrip("/").lower()
+    except ValueError:
+        return ""
+
+
+@dataclass(slots=True)
+class _Page:
+    h1: str | None = None
+    og_title: str | None = None
+    title: str | None = None
+    canonical: str | None = None
+
+
+def _pick_product(
+    items: list[_Item], ctx: _Ctx, page: _Page
+) -> tuple[_Item | None, _OfferVal | None, str]:
+    best: tuple[float, int] | None = None
+    chosen: tuple[_Item | None, _OfferVal | None, str] = (None, None, "")
+    paths = {p for p in (_url_path(ctx.url or ""), _url_path(page.canonical or "")) if p}
+    for item in items:
+        off, why = _product_offer(item.node, ctx)
+        name = _get(item.node, "name")
+        name = name if isinstance(name, str) else None
+        score = 0.0
+        score += 3 * _similar(name, page.h1)
+        score += 2 * max(_similar(name, page.og_title), _similar(name, page.title))
+        for key in ("url", "@id"):
+            v = _get(item.node, key)
+            if isinstance(v, str) and paths and _url_path(v) in paths and _url_path(v):
+                score += 3
+                break
+        if item.related:
+            score -= 5
+        if off is not None and off.price is not None:
+            score += 1
+        elif off is not None and off.availability is not None:
+            score += 0.5
+        rank = (score, -item.order)
+        if best is None or rank > best:
+            best = rank
+            chosen = (item, off, why)
+    return chosen
+
+
+# --------------------------------------------------------------------------------------------
+# Page helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _text(node: LexborNode | None, sep: str = "") -> str:
+    if node is None:
+        return ""
+    try:
+        return node.text(deep=True, separator=sep, strip=False) or ""
+    except Exception:
+        return ""
+
+
+def _attr(node: LexborNode, name: str) -> str | None:
+    try:
+        v = node.attributes.get(name)
+    except Exception:
+        return None
+    return v if isinstance(v, str) else None
+
+
+def _css(node: LexborHTMLParser | LexborNode | None, sel: str) -> list[LexborNode]:
+    if node is None:
+        return []
+    try:
+        return list(node.css(sel))
+    except Exception:
+        return []
+
+
+def _css_first(node: LexborHTMLParser | LexborNode | None, sel: str) -> LexborNode | None:
+    if node is None:
+        return None
+    try:
+        return node.css_first(sel)
+    except Exception:
+        return None
+
+
+def _split_selectors(sel: str) -> list[str]:
+    parts: list[str] = []
+    depth = 0
+    quote = ""
+    cur: list[str] = []
+    for ch in sel:
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth <= 0:
+            parts.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    parts.append("".join(cur).strip())
+    return [p for p in parts if p]
+
+
+def _ancestors(node: LexborNode, limit: int = 60) -> Iterator[LexborNode]:
+    cur = node.parent
+    n = 0
+    while cur is not None and n < limit:
+        if cur.tag in {"html", "-undef", "#document"}:
+            return
+        yield cur
+        cur = cur.parent
+        n += 1
+
+
+def _class_id(node: LexborNode) -> str:
+    return f"{_attr(node, 'class') or ''} {_attr(node, 'id') or ''}"
+
+
+_NOISE_TAGS = frozenset({"nav", "footer", "aside"})
+_STRIKE_TAGS = frozenset({"del", "s", "strike"})
+
+
+def _is_noise(node: LexborNode, h1: LexborNode | None) -> bool:
+    for anc in [node, *_ancestors(node)]:
+        if anc.tag in _NOISE_TAGS:
+            return True
+        ci = _class_id(anc)
+        if ci.strip() and _NOISE_RE.search(ci):
+            return True
+    return False
+
+
+def _is_old_price(node: LexborNode) -> bool:
+    for i, anc in enumerate([node, *_ancestors(node, 4)]):
+        if anc.tag in _STRIKE_TAGS:
+            return True
+        ci = _class_id(anc)
+        if i <= 2 and ci.strip() and _OLD_PRICE_RE.search(ci):
+            return True
+        style = _attr(anc, "style")
+        if style and "line-through" in style:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Extraction
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Found:
+    price: Decimal | None = None
+    currency: str | None = None
+    availability: Availability | None = None
+    title: str | None = None
+    method: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _apply_rules(tree: LexborHTMLParser, rules: SiteRules, ctx: _Ctx) -> _Found:
+    found = _Found()
+    if rules.price:
+        for sel in _split_selectors(rules.price):
+            for node in _css(tree, sel)[:20]:
+                content = _attr(node, "content") or _attr(node, "data-price") or ""
+                for text in (content, _text(node)):
+                    if not text.strip():
+                        continue
+                    price, cur = _parse_visible_price(text, ctx)
+                    if price is not None:
+                        found.price, found.currency = price, cur
+                        break
+                if found.price is not None:
+                    break
+            if found.price is not None:
+                break
+    if rules.availability:
+        for sel in _split_selectors(rules.availability):
+            node = _css_first(tree, sel)
+            if node is None:
+                continue
+            found.availability = _availability_from_node(node, rules.availability_map)
+            if found.availability is not None:
+                break
+    if rules.title:
+        node = _css_first(tree, rules.title)
+        t = " ".join(_text(node, " ").split())
+        found.title = t or None
+    if found.currency is None and rules.currency:
+        found.currency = _iso(rules.currency)
+    return found
+
+
+def _availability_from_node(
+    node: LexborNode, amap: Mapping[str, Availability]
+) -> Availability | None:
+    text = " ".join(_text(node, " ").split()).lower()
+    for key in sorted(amap, key=len, reverse=True):
+        if key and key in text:
+            return amap[key]
+    for attr in ("href", "content", "value", "data-availability"):
+        v = _attr(node, attr)
+        a = normalize_availability(v) if v else None
+        if a is not None:
+            return a
+    a = normalize_availability(text)
+    if a is not None:
+        return a
+    if text:
+        return _availability_from_text(text)
+    return None
+
+
+def _availability_from_text(text: str) -> Availability | None:
+    low = text.lower()
+    for phrase in _OOS_PHRASES:
+        if phrase in low:
+            return Availability.OutOfStock
+    for phrase in _INSTOCK_PHRASES:
+        if phrase in low:
+            return Availability.InStock
+    return None
+
+
+def _jsonld(tree: LexborHTMLParser, ctx: _Ctx, page: _Page) -> _Found:
+    found = _Found()
+    values: list[Any] = []
+    for script in _css(tree, 'script[type*="ld+json" i]')[:50]:
+        raw = _text(script)
+        if len(raw) > 2_000_000:
+            continue
+        data = _load_json(raw)
+        if data is None:
+            if raw.strip():
+                found.notes.append("unreadable JSON-LD")
+            continue
+        values.append(data)
+    if not values:
+        return found
+    products, loose = _walk_jsonld(values)
+    item, off, _why = _pick_product(products, ctx, page)
+    if item is not None:
+        name = _get(item.node, "name")
+        if isinstance(name, str) and name.strip():
+            found.title = " ".join(name.split())[:300]
+    if off is None or off.price is None:
+        # free-standing Offer nodes (some shops emit the offer next to the product)
+        vals: list[_OfferVal] = []
+        for it in loose:
+            if not it.related:
+                vals.extend(_offer_values(it.node, ctx, None))
+        if vals:
+            off2, _ = _choose_offer(vals, ctx)
+            if off2 is not None and (off is None or off2.price is not None):
+                off = _OfferVal(
+                    off2.price,
+                    off2.currency,
+                    off2.availability or (off.availability if off else None),
+                    off2.keys,
+                )
+    if off is not None:
+        found.price, found.currency, found.availability = off.price, off.currency, off.availability
+        if off.price is not None:
+            found.method = "json-ld"
+    return found
+
+
+def _scope_of(node: LexborNode) -> LexborNode | None:
+    for anc in _ancestors(node, 30):
+        if _attr(anc, "itemscope") is not None or "itemscope" in (anc.attributes or {}):
+            return anc
+    return None
+
+
+def _microdata(tree: LexborHTMLParser, ctx: _Ctx, h1: LexborNode | None) -> _Found:
+    found = _Found()
+    nodes = _css(tree, '[itemprop~="price"], [itemprop~="lowPrice"]')[:200]
+    if not nodes:
+        avail_node = _css_first(tree, '[itemprop~="availability"]')
+        if avail_node is not None:
+            found.availability = _microdata_availability(avail_node)
+        return found
+    candidates: list[tuple[int, Decimal, str | None, LexborNode]] = []
+    for node in nodes:
+        content = _attr(node, "content")
+        price: Decimal | None = None
+        cur: str | None = None
+        if content is not None and content.strip():
+            price = _structured_price(content, None)
+            if price is None:
+                price, cur = _parse_visible_price(content, ctx)
+        else:
+            price, cur = _parse_visible_price(_text(node), ctx)
+        if price is None:
+            continue
+        rank = 0
+        if _is_noise(node, h1):
+            rank += 10
+        if _is_old_price(node):
+            rank += 5
+        if content is None:
+            rank += 1
+        candidates.append((rank, price, cur, node))
+    if not candidates:
+        return found
+    candidates.sort(key=lambda c: c[0])
+    rank, price, cur, node = candidates[0]
+    if rank >= 10:
+        found.notes.append("microdata price only in related products")
+        return found
+    scope = _scope_of(node)
+    cur_node = _css_first(scope, '[itemprop~="priceCurrency"]') if scope is not None else None
+    if cur_node is None:
+        cur_node = _css_first(tree, '[itemprop~="priceCurrency"]')
+    if cur_node is not None:
+        c = _attr(cur_node, "content") or _text(cur_node).strip()
+        cur = _iso(c) or _currency_from_symbol(c, ctx) or cur
+    avail_node = _css_first(scope, '[itemprop~="availability"]') if scope is not None else None
+    if avail_node is None:
+        avail_node = _css_first(tree, '[itemprop~="availability"]')
+    if avail_node is not None:
+        found.availability = _microdata_availability(avail_node)
+    found.price, found.currency, found.method = price, cur, "microdata"
+    return found
+
+
+def _microdata_availability(node: LexborNode) -> Availability | None:
+    for attr in ("href", "content", "value"):
+        v = _attr(node, attr)
+        if v:
+            a = normalize_availability(v)
+            if a is not None:
+                return a
+    text = " ".join(_text(node, " ").split())
+    return normalize_availability(text) or (
+        _availability_from_text(text) if len(text) < 80 else None
+    )
+
+
+def _meta_content(tree: LexborHTMLParser, *names: str) -> str | None:
+    for name in names:
+        for attr in ("property", "name", "itemprop"):
+            node = _css_first(tree, f'meta[{attr}="{name}" i]')
+            if node is not None:
+                v = _attr(node, "content")
+                if v and v.strip():
+                    return v.strip()
+    return None
+
+
+def _meta(tree: LexborHTMLParser, ctx: _Ctx) -> _Found:
+    found = _Found()
+    cur_raw = _meta_content(tree, "product:price:currency", "og:price:currency")
+    cur = _iso(cur_raw) or _currency_from_symbol(cur_raw, ctx)
+    amount = _meta_content(
+        tree, "product:price:amount", "og:price:amount", "product:sale_price:amount"
+    )
+    if amount:
+        price = _structured_price(amount, cur)
+        if price is not None:
+            found.price, found.currency, found.method = price, cur, "meta"
+    avail = _meta_content(tree, "product:availability", "og:availability")
+    if avail:
+        found.availability = normalize_availability(avail)
+    return found
+
+
+def _heuristic_price(
+    body: LexborNode | None, h1: LexborNode | None, ctx: _Ctx
+) -> tuple[Decimal | None, str | None]:
+    """The price nearest the product heading in visible text."""
+    if body is None:
+        return None, None
+    scopes: list[LexborNode] = []
+    if h1 is not None:
+        scopes.extend(list(_ancestors(h1, 10)))
+    scopes.append(body)
+    seen_scope_text = 0
+    for scope in scopes:
+        if scope is not body:
+            seen_scope_text = len(_text(scope))
+            if seen_scope_text > 60_000:
+                scope = body
+        best = _price_in_scope(scope, h1, ctx)
+        if best[0] is not None:
+            return best
+        if scope is body:
+            break
+    return None, None
+
+
+def _price_in_scope(
+    scope: LexborNode, h1: LexborNode | None, ctx: _Ctx
+) -> tuple[Decimal | None, str | None]:
+    nodes = _css(scope, _PRICE_SEL)[:400]
+    for node in nodes:
+        if node.tag in {"script", "style", "meta", "link", "input", "select", "option", "body"}:
+            continue
+        text = _text(node)
+        if not text.strip() or len(text) > 80:
+            continue
+        # innermost: skip a container holding another price-like element with a price
+        inner = [c for c in _css(node, _PRICE_SEL)[:10] if c is not node]
+        if any(_money_in(_text(c), ctx)[0] is not None for c in inner):
+            continue
+        if _BAD_PRICE_TEXT.search(text) or _is_old_price(node) or _is_noise(node, h1):
+            continue
+        price, cur = _money_in(text, ctx)
+        if price is not None:
+            return price, cur
+    # currency-marked amounts in the scope's text (small pages, unlabelled prices)
+    text = _text(scope, " ")
+    if len(text) > 20_000:
+        return None, None
+    for m in _MONEY_RE.finditer(text):
+        start = max(0, m.start() - 25)
+        around = text[start : m.end() + 12]
+        if _BAD_PRICE_TEXT.search(around):
+            continue
+        sym = m.group("pre") or m.group("post")
+        num = m.group("n1") or m.group("n2")
+        cur = _currency_from_symbol(sym, ctx)
+        price = _to_decimal(num, cur)
+        if price is not None:
+            return price, cur
+    return None, None
+
+
+def _money_in(text: str, ctx: _Ctx) -> tuple[Decimal | None, str | None]:
+    """A price in an element's text: needs a currency mark or a price-like decimal number."""
+    clean = " ".join(text.split())
+    if not clean or not re.search(r"\d", clean):
+        return None, None
+    m = _MONEY_RE.search(clean)
+    if m:
+        sym = m.group("pre") or m.group("post")
+        cur = _currency_from_symbol(sym, ctx)
+        price = _to_decimal(m.group("n1") or m.group("n2"), cur)
+        if price is not None:
+            return price, cur
+    price, cur = _parse_visible_price(clean, ctx)
+    if price is None:
+        return None, None
+    # a bare number counts only when it looks like money ("12.99", "1.299,00")
+    if cur is None and not re.search(r"\d[.,]\d{2}\b", clean):
+        return None, None
+    return price, cur
+
+
+def _main_region(body: LexborNode | None, h1: LexborNode | None) -> tuple[str, LexborNode | None]:
+    """Visible text of the main product area: the block around the h1 (or the body)."""
+    if body is None:
+        return "", None
+    if h1 is None:
+        text = _text(body, "\n")
+        return text[:20_000], body
+    region = h1
+    region_text = _text(h1, "\n")
+    for anc in _ancestors(h1, 12):
+        t = _text(anc, "\n")
+        if len(t) > 6000 and len(region_text) > 200:
+            break
+        region, region_text = anc, t
+        if len(t) > 6000:
+            break
+    # start at the heading: text before it belongs to navigation and breadcrumbs
+    h1_text = _text(h1, "\n").strip()
+    idx = region_text.find(h1_text) if h1_text else -1
+    if idx > 0:
+        region_text = region_text[idx:]
+    return region_text[:8000], region
+
+
+def _region_availability(
+    region_text: str, region: LexborNode | None
+) -> tuple[Availability | None, Availability | None, str]:
+    """(strong signal, weak signal, why) from the main product area."""
+    low = region_text.lower()
+    for phrase in _OOS_PHRASES:
+        if phrase in low:
+            return Availability.OutOfStock, None, f"text {phrase!r}"
+    weak: Availability | None = None
+    why = ""
+    button_state = _cart_button_state(region)
+    for phrase in _INSTOCK_PHRASES:
+        if phrase in low:
+            weak, why = Availability.InStock, f"text {phrase!r}"
+            break
+    if weak is None:
+        for line in low.split("\n"):
+            line = line.strip()
+            if 0 < len(line) <= 40 and _INSTOCK_SHORT.match(line):
+                weak, why = Availability.InStock, f"text {line!r}"
+                break
+    if button_state == "enabled" and weak is None:
+        weak, why = Availability.InStock, "add-to-cart button"
+    elif button_state == "disabled" and weak is None:
+        weak, why = Availability.OutOfStock, "disabled add-to-cart button"
+    if weak is None and _DELIVERY_RE.search(low):
+        weak, why = Availability.InStock, "delivery estimate"
+    return None, weak, why
+
+
+def _cart_button_state(region: LexborNode | None) -> str | None:
+    if region is None:
+        return None
+    state: str | None = None
+    for node in _css(region, 'button, input[type="submit"], input[type="button"], a[role="button"]')[
+        :80
+    ]:
+        label = " ".join(
+            [
+                _text(node, " "),
+                _attr(node, "value") or "",
+                _attr(node, "name") or "",
+                _class_id(node),
+                _attr(node, "aria-label") or "",
+                _attr(node, "data-testid") or "",
+            ]
+        )
+        if not _ADD_TO_CART_RE.search(label):
+            continue
+        disabled = (
+            _attr(node, "disabled") is not None
+            or "disabled" in (node.attributes or {})
+            or (_attr(node, "aria-disabled") or "").lower() == "true"
+            or bool(re.search(r"\bdisabled\b|is-disabled", _attr(node, "class") or ""))
+        )
+        if not disabled:
+            return "enabled"
+        state = "disabled"
+    return state
+
+
+def _blocked_reason(html: str, title: str, visible_len: int) -> str | None:
+    t = title.strip().lower()
+    for marker in _BLOCK_TITLES:
+        if marker in t and (visible_len < 5000 or t.startswith(marker)):
+            return f"bot protection page (title {title.strip()[:60]!r})"
+    if visible_len < 2500:
+        head = html[:300_000]
+        for marker in _BLOCK_MARKERS:
+            if marker in head:
+                return f"bot protection page (marker {marker!r})"
+    return None
+
+
+def _first_h1(tree: LexborHTMLParser, body: LexborNode | None) -> LexborNode | None:
+    for node in _css(body, "h1")[:10]:
+        if _text(node).strip() and not _is_noise(node, None):
+            return node
+    return None
+
+
+def _query_values(url: str | None) -> frozenset[str]:
+    if not url:
+        return frozenset()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return frozenset()
+    vals = {v.lower() for _, v in parse_qsl(parts.query) if v}
+    vals |= {v.lower() for _, v in parse_qsl(parts.fragment) if v}
+    return frozenset(vals)
+
+
+def extract(
+    body: bytes | str,
+    *,
+    url: str | None = None,
+    content_type: str | None = None,
+    rules: SiteRules | None = None,
+    currency_hint: str | None = None,
+    http_status: int | None = None,
+) -> Offer:
+    """Read the main product's price, currency and availability from one page.
+
+    Never raises on a hostile page: an unreadable one is ``status=error`` with a reason.
+    """
+    try:
+        return _extract(
+            body,
+            url=url,
+            content_type=content_type,
+            rules=rules,
+            currency_hint=currency_hint,
+            http_status=http_status,
+        )
+    except ExtractError:
+        raise
+    except RecursionError:
+        return Offer(status=PageStatus.error, reason="page too deeply nested to read")
+    except Exception as exc:  # the last line of defence: one bad page must not stop a run
+        return Offer(status=PageStatus.error, reason=f"extraction failed: {type(exc).__name__}")
+
+
+def _extract(
+    body: bytes | str,
+    *,
+    url: str | None,
+    content_type: str | None,
+    rules: SiteRules | None,
+    currency_hint: str | None,
+    http_status: int | None,
+) -> Offer:
+    if http_status in (404, 410):
+        return Offer(status=PageStatus.gone, reason=f"HTTP {http_status}: the page is gone")
+    if http_status in (401, 403, 429):
+        status_blocked = True
+    else:
+        status_blocked = False
+    if http_status is not None and http_status >= 500:
+        return Offer(status=PageStatus.error, reason=f"HTTP {http_status}")
+    if content_type:
+        ct = content_type.split(";")[0].strip().lower()
+        if ct and not (
+            "html" in ct or "xml" in ct or ct.startswith("text/") or ct == "application/octet-stream"
+        ):
+            return Offer(status=PageStatus.error, reason=f"not an HTML page ({ct})")
+    if not isinstance(body, (bytes, bytearray, memoryview, str)):
+        raise ExtractError(f"extract() needs bytes or str, not {type(body).__name__}")
+    if isinstance(body, (bytearray, memoryview)):
+        body = bytes(body)
+    html = _decode(body, content_type)
+    if not html.strip():
+        return Offer(status=PageStatus.error, reason="empty page")
+    if _looks_binary(html):
+        return Offer(status=PageStatus.error, reason="binary content, not HTML")
+    html = html.replace("\x00", "")
+
+    tree = LexborHTMLParser(html)
+    root = tree.root
+    if root is None:
+        return Offer(status=PageStatus.error, reason="page could not be parsed")
+    html_node = _css_first(tree, "html")
+    lang = ((_attr(html_node, "lang") or _attr(html_node, "xml:lang") or "") if html_node else "")
+    lang = lang.strip().lower()
+    host = _host_of(url)
+    ctx = _Ctx(
+        url=url,
+        host=host,
+        country=_country_of(host, lang),
+        lang=lang,
+        currency_hint=_iso(currency_hint),
+        query_values=_query_values(url),
+    )
+    if not lang:
+        og_locale = _meta_content(tree, "og:locale")
+        if og_locale:
+            ctx.lang = og_locale.lower().replace("_", "-")
+            ctx.country = _country_of(host, ctx.lang)
+
+    title_node = _css_first(tree, "title")
+    page = _Page(
+        title=" ".join(_text(title_node).split()) or None,
+        og_title=_meta_content(tree, "og:title", "twitter:title"),
+    )
+    canon = _css_first(tree, 'link[rel="canonical" i]')
+    page.canonical = _attr(canon, "href") if canon is not None else None
+
+    # JSON-LD must be read before scripts are stripped
+    ld = _jsonld(tree, ctx, page)
+
+    tree.strip_tags(["script", "style", "noscript", "template", "svg", "iframe"])
+    body_node = tree.body
+    visible_len = len(_text(body_node, " ").split()) * 6 if body_node is not None else 0
+    blocked = _blocked_reason(html, page.title or "", visible_len)
+    if blocked or (status_blocked and ld.price is None):
+        return Offer(
+            status=PageStatus.blocked,
+            reason=blocked or f"HTTP {http_status}: access refused",
+        )
+
+    h1 = _first_h1(tree, body_node)
+    page.h1 = " ".join(_text(h1, " ").split()) or None if h1 is not None else None
+
+    explicit = _apply_rules(tree, rules, ctx) if rules is not None else _Found()
+    builtin_rules = None if rules is not None else _rules_for_source(host, html)
+    builtin = _apply_rules(tree, builtin_rules, ctx) if builtin_rules is not None else _Found()
+    micro = _microdata(tree, ctx, h1)
+    meta = _meta(tree, ctx)
+
+    price: Decimal | None = None
+    currency: str | None = None
+    method: str | None = None
+    reason_bits: list[str] = []
+    if rules is not None and explicit.price is not None:
+        price, currency, method = explicit.price, explicit.currency, f"site:{rules.name}"
+    else:
+        for found, name in (
+            (ld, "json-ld"),
+            (micro, "microdata"),
+            (builtin, f"site:{builtin_rules.name}" if builtin_rules else ""),
+            (meta, "meta"),
+        ):
+            if found.price is not None:
+                price, currency, method = found.price, found.currency, name
+                break
+    if price is None:
+        hp, hc = _heuristic_price(body_node, h1, ctx)
+        if hp is not None:
+            price, currency, method = hp, hc, "heuristic"
+
+    # currency fallbacks: other structured sources, then the page's symbol, rules, hint
+    if price is not None and currency is None:
+        for found in (ld, micro, meta, explicit, builtin):
+            if found.currency and found.price == price:
+                currency = found.currency
+                break
+    if price is not None and currency is None and method != "heuristic":
+        _, currency = _heuristic_price(body_node, h1, ctx)
+    if currency is None:
+        if rules is not None and rules.currency:
+            currency = _iso(rules.currency)
+        elif builtin_rules is not None and builtin_rules.currency:
+            currency = _iso(builtin_rules.currency)
+    if currency is None and price is not None:
+        currency = ctx.currency_hint
+    if price is not None and currency is None:
+        reason_bits.append("currency not shown")
+
+    # availability, by the precedence in the module docstring
+    region_text, region = _main_region(body_node, h1)
+    strong, weak, why = _region_availability(region_text, region)
+    availability: Availability | None = None
+    structured = ld.availability or micro.availability or meta.availability
+    if rules is not None and explicit.availability is not None:
+        availability = explicit.availability
+    elif strong is not None:
+        availability = strong
+    elif structured is not None:
+        availability = structured
+    elif builtin.availability is not None:
+        availability = builtin.availability
+    elif weak is not None:
+        availability = weak
+    if availability is None:
+        reason_bits.append("availability not shown")
+
+    title = explicit.title or ld.title or builtin.title or page.og_title or page.h1 or page.title
+    if price is None:
+        notes = ld.notes + micro.notes
+        reason = "no price found" + (f" ({'; '.join(notes)})" if notes else "")
+        if availability is not None and not availability.purchasable:
+            reason = "no price shown (product not available)"
+        return Offer(
+            status=PageStatus.no_price,
+            currency=None,
+            availability=availability,
+            title=title,
+            reason=reason,
+        )
+    return Offer(
+        status=PageStatus.ok,
+        price=price,
+        currency=currency,
+        availability=availability,
+        title=title,
+        method=method,
+        reason="; ".join(reason_bits) or None,
+    )

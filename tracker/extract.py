@@ -29,14 +29,20 @@ price at all. ``AggregateOffer`` gives ``lowPrice``.
 Availability precedence (strongest first):
 
 1. the caller's site rules (selector text through ``availability_map``, longest key first);
-2. out-of-stock wording in the main product area (e.g. "sold out", "ausverkauft", "agotado",
-   "在庫切れ") - it beats structured data claiming in stock, because the page is what a reader
-   sees and structured data is often a template default;
+2. out-of-stock wording in a short status line of the main product area (e.g. "sold out",
+   "ausverkauft", "agotado", "在庫切れ") - it beats structured data claiming in stock, because
+   the page is what a reader sees and structured data is often a template default (a more
+   specific non-purchasable structured value such as ``SoldOut`` is kept). Ignored: hidden
+   elements, modals, ``<option>`` lists, struck text, header/footer/nav/related blocks, long
+   prose lines, and generic "not available" right after a fulfilment channel ("Store pickup");
 3. structured data of the selected offer (JSON-LD, then microdata, then meta);
 4. built-in site rules;
-5. in-stock wording or an enabled add-to-cart button in the main product area; a disabled
-   add-to-cart button alone gives ``OutOfStock`` only when nothing else speaks;
-6. else ``None`` - never a guess.
+5. in-stock wording, an enabled add-to-cart/buy button or a delivery estimate in the main
+   product area; a disabled add-to-cart button gives ``OutOfStock`` only when nothing else
+   speaks;
+6. a priced structured Offer (json-ld / microdata / meta) with no availability anywhere is
+   read as ``InStock`` (an offer to sell now; ``reason`` says "availability implied");
+7. else ``None`` - a heuristic price alone never implies availability.
 
 Numbers: the last of ``.``/``,`` is the decimal separator when both appear; one separator
 repeated is a thousands separator; a single separator followed by exactly three digits is a
@@ -134,8 +140,12 @@ _SYMBOLS: dict[str, str] = {
 }  # fmt: skip
 
 _ISO_RE = re.compile(r"^[A-Z]{3}$")
-_KNOWN_ISO = frozenset(_COUNTRY_CURRENCY.values()) | frozenset(_SYMBOLS.values()) | frozenset(
-    {"USD", "EUR", "GBP", "JPY", "CNY", "INR", "BRL", "RUB", "KRW", "TWD", "HKD", "SGD", "CHF"}
+_KNOWN_ISO = (
+    frozenset(_COUNTRY_CURRENCY.values())
+    | frozenset(_SYMBOLS.values())
+    | frozenset(
+        {"USD", "EUR", "GBP", "JPY", "CNY", "INR", "BRL", "RUB", "KRW", "TWD", "HKD", "SGD", "CHF"}
+    )
 )
 
 _TLD_COUNTRY_FIX = {"UK": "GB"}
@@ -195,7 +205,9 @@ _INSTOCK_PHRASES: tuple[str, ...] = (
     "skladem", "na sklade", "na skladě", "do košíka", "do košíku", "na zalogi", "v košarico",
     "dodaj v košarico", "kosárba", "raktáron", "sepete ekle", "stokta",
     "在庫あり", "カートに入れる", "有貨", "有货", "現貨", "现货", "加入購物車", "加入购物车",
-    "立即購買", "立即购买", "장바구니",
+    "立即購買", "立即购买", "我要購買", "我要购买", "今すぐ購入", "장바구니", "바로구매",
+    "dobavljivo", "jetzt kaufen", "sofort kaufen", "kup teraz", "köp nu", "koop nu",
+    "comprar ahora", "acheter maintenant", "order now",
     "в наличии", "в корзину", "أضف إلى", "متوفر",
 )  # fmt: skip
 
@@ -215,15 +227,18 @@ _ADD_TO_CART_RE = re.compile(
     r"add[\s_-]?to[\s_-]?(?:cart|basket|bag|trolley)|buy[\s_-]?now|addtocart|add-to-cart|"
     r"in den warenkorb|ajouter au panier|añadir al carrito|agregar al carr|aggiungi al carrello|"
     r"in winkelwagen|adicionar ao carrinho|do koszyka|lägg i varukorg|lisää ostoskoriin|"
-    r"do košíka|do košíku|v košarico|カートに入れる|加入購物車|加入购物车|в корзину",
+    r"do košíka|do košíku|v košarico|カートに入れる|加入購物車|加入购物车|в корзину|"
+    r"(?:btn|button)[-_]?(?:cart|buy)|cart[-_]?(?:btn|button)|add[-_]?cart|buy[-_]?(?:btn|button)|"
+    r"\bnaroči\b|\bkaufen\b|\bcomprar\b|\bacheter\b|\bbestellen\b|\border now\b|"
+    r"購買|购买|購入",
     re.IGNORECASE,
 )
 
 _NOISE_RE = re.compile(
-    r"related|recommend|similar|upsell|up-sell|cross-?sell|also-?(?:bought|viewed|like)|"
-    r"recently|you-?may|others-?also|complementary|mini-?cart|cart-?drawer|breadcrumb|"
-    r"footer|newsletter|cookie|megamenu|mega-menu|navigation|sponsored",
-    re.IGNORECASE,
+    r"(?i:related|recommend(?:ed|ations?)?|similar|up-?sells?|cross-?sells?|"
+    r"also-?(?:bought|viewed|like)|recently(?:-?viewed)?|you-?may(?:-?also)?(?:-?like)?|"
+    r"others-?also|complementary|mini-?cart|cart-?drawer|breadcrumbs?|footer|newsletter|"
+    r"cookies?|mega-?menu|navigation|sponsored|ranking)(?![a-z])"
 )
 _OLD_PRICE_RE = re.compile(
     r"old|was|strike|crossed|compare|before|original|rrp|msrp|uvp|list-?price|listprice|prev|"
@@ -235,7 +250,8 @@ _BAD_PRICE_TEXT = re.compile(
     r"/\s*(?:mo|month|mes|mês|monat|mois|kg|g|100\s?g|l|ml|m|m2|unit|st|stk|piece|pc)\b|"
     r"per (?:month|unit|kg|item)|\b\d+\s*[x×]\s*(?:de\s)?[^\d\s]{0,3}\s?\d|"
     r"\b(?:shipping|delivery|versand|envío|frete|livraison|save|was|war|statt|antes|"
-    r"avant|uvp|rrp|instead of|ab\b)",
+    r"avant|uvp|rrp|instead of|ab\b)|原價|原价|定價|定价|建議售價|市價|市价|現省|省下|"
+    r"通常価格|参考価格|希望小売価格",
     re.IGNORECASE,
 )
 
@@ -252,6 +268,21 @@ _MONEY_RE = re.compile(
     r"(?:(?P<n2>\d[\d.,'\u00a0\u202f ]*\d|\d)\s?(?P<post>€|£|¥|₽|₺|₫|₴|zł|Kč|Kc|kr\.?|Ft|lei|"
     r"лв|руб|р\.|CHF|EUR|USD|GBP|PLN|CZK|SEK|NOK|DKK|円|元|SAR|AED|TL|"
     r"ر\.س|ريال|د\.إ|درهم))"
+)
+
+_HIDDEN_SEL = (
+    '[hidden], [style*="display:none" i], [style*="display: none" i], '
+    '[style*="visibility:hidden" i], [style*="visibility: hidden" i], .d-none, .is-hidden, '
+    'dialog:not([open]), .modal:not(.show):not(.in):not(.is-open), [role="dialog"], '
+    'del, s, strike, [style*="line-through" i], select, option, datalist'
+)
+
+_NOISE_SEL = (
+    'nav, footer, aside, header, [class*="related" i], [class*="recommend" i], '
+    '[class*="similar" i], [class*="sell" i], [class*="recently" i], [class*="also" i], '
+    '[class*="footer" i], [class*="breadcrumb" i], [id*="related" i], [id*="recommend" i], '
+    '[id*="footer" i], [id*="breadcrumb" i], [class*="sponsored" i], [class*="you-may" i], '
+    '[class*="ranking" i]'
 )
 
 _BLOCK_TITLES = (
@@ -295,9 +326,6 @@ _BLOCK_MARKERS = (
     "_Incapsula_Resource",
     "Incapsula incident",
     "validateCaptcha",
-    "g-recaptcha",
-    "h-captcha",
-    "hcaptcha.com",
     "Enter the characters you see below",
     "not a robot",
     "unusual traffic",
@@ -386,7 +414,7 @@ def _ruleset_from_toml(data: Mapping[str, Any], source: str) -> RuleSet:
         price=_sel("price"),
         availability=_sel("availability"),
         title=_sel("title"),
-        currency=data.get("currency"),
+        currency=str(data["currency"]) if data.get("currency") else None,
         availability_map=amap,
     )
     return RuleSet(
@@ -440,7 +468,7 @@ def _rules_for_source(host: str, source: str) -> SiteRules | None:
                 if host == dom or host.endswith("." + dom):
                     return rs.rules
     for rs in rulesets:
-        if rs.kind != "shop" and rs.detect and any(m in source for m in rs.detect):
+        if rs.kind != "shop" and any(source.find(m, 0, 400_000) >= 0 for m in rs.detect):
             return rs.rules
     return None
 
@@ -545,6 +573,8 @@ def _currency_from_symbol(sym: str | None, ctx: _Ctx) -> str | None:
         if country in _RUPEE_COUNTRIES:
             return _RUPEE_COUNTRIES[country]
         return "INR"
+    if low == "元":
+        return {"TW": "TWD", "HK": "HKD", "MO": "MOP"}.get(country or "", "CNY")
     if low in {"р.", "руб", "руб."}:
         return "BYN" if country == "BY" else "RUB"
     return _SYMBOLS_LOWER.get(low)
@@ -665,12 +695,9 @@ def _decode(body: bytes | str, content_type: str | None) -> str:
         candidates.append(m2.group(1).decode("ascii", "replace"))
     for enc in candidates:
         try:
-            return body.decode(enc)
-        except (LookupError, UnicodeDecodeError):
-            try:
-                return body.decode(enc, errors="replace")
-            except LookupError:
-                continue
+            return body.decode(enc, errors="replace")
+        except LookupError:
+            continue
     return body.decode("utf-8", errors="replace")
 
 
@@ -844,7 +871,18 @@ def _is_list_price_spec(spec: Mapping[str, Any]) -> bool:
 
 def _offer_keys(node: Mapping[str, Any]) -> frozenset[str]:
     keys: set[str] = set()
-    for k in ("sku", "productID", "gtin", "gtin8", "gtin12", "gtin13", "gtin14", "mpn", "@id", "url"):
+    for k in (
+        "sku",
+        "productID",
+        "gtin",
+        "gtin8",
+        "gtin12",
+        "gtin13",
+        "gtin14",
+        "mpn",
+        "@id",
+        "url",
+    ):
         v = _get(node, k)
         if isinstance(v, (str, int)) and not isinstance(v, bool):
             s = str(v).strip().lower()
@@ -899,7 +937,9 @@ def _product_offer(node: Mapping[str, Any], ctx: _Ctx) -> tuple[_OfferVal | None
             for off in _as_list(_get(v, "offers"))[:50]:
                 if isinstance(off, dict):
                     for ov in _offer_values(off, ctx, None):
-                        vals.append(_OfferVal(ov.price, ov.currency, ov.availability, ov.keys | vkeys))
+                        vals.append(
+                            _OfferVal(ov.price, ov.currency, ov.availability, ov.keys | vkeys)
+                        )
         if ctx.query_values:
             for ov in vals:
                 if ov.price is not None and ov.keys & ctx.query_values:
@@ -1053,6 +1093,8 @@ _STRIKE_TAGS = frozenset({"del", "s", "strike"})
 
 def _is_noise(node: LexborNode, h1: LexborNode | None) -> bool:
     for anc in [node, *_ancestors(node)]:
+        if anc.tag in {"body", "main"}:
+            return False
         if anc.tag in _NOISE_TAGS:
             return True
         ci = _class_id(anc)
@@ -1094,7 +1136,12 @@ def _apply_rules(tree: LexborHTMLParser, rules: SiteRules, ctx: _Ctx) -> _Found:
     if rules.price:
         for sel in _split_selectors(rules.price):
             for node in _css(tree, sel)[:20]:
-                content = _attr(node, "content") or _attr(node, "data-price") or ""
+                content = (
+                    _attr(node, "content")
+                    or _attr(node, "data-price-amount")
+                    or _attr(node, "data-price")
+                    or ""
+                )
                 for text in (content, _text(node)):
                     if not text.strip():
                         continue
@@ -1108,15 +1155,15 @@ def _apply_rules(tree: LexborHTMLParser, rules: SiteRules, ctx: _Ctx) -> _Found:
                 break
     if rules.availability:
         for sel in _split_selectors(rules.availability):
-            node = _css_first(tree, sel)
-            if node is None:
+            anode = _css_first(tree, sel)
+            if anode is None:
                 continue
-            found.availability = _availability_from_node(node, rules.availability_map)
+            found.availability = _availability_from_node(anode, rules.availability_map)
             if found.availability is not None:
                 break
     if rules.title:
-        node = _css_first(tree, rules.title)
-        t = " ".join(_text(node, " ").split())
+        tnode = _css_first(tree, rules.title)
+        t = " ".join(_text(tnode, " ").split())
         found.title = t or None
     if found.currency is None and rules.currency:
         found.currency = _iso(rules.currency)
@@ -1127,9 +1174,17 @@ def _availability_from_node(
     node: LexborNode, amap: Mapping[str, Availability]
 ) -> Availability | None:
     text = " ".join(_text(node, " ").split()).lower()
+    if node.tag in {"button", "input"}:
+        label = f"{text} {_attr(node, 'value') or ''} {_attr(node, 'aria-label') or ''}".lower()
+        disabled = _attr(node, "disabled") is not None or "disabled" in (node.attributes or {})
+    else:
+        label, disabled = text, False
     for key in sorted(amap, key=len, reverse=True):
-        if key and key in text:
-            return amap[key]
+        if key and key in label:
+            found = amap[key]
+            if disabled and found.purchasable:
+                return Availability.OutOfStock  # a disabled "Add to cart" button
+            return found
     for attr in ("href", "content", "value", "data-availability"):
         v = _attr(node, attr)
         a = normalize_availability(v) if v else None
@@ -1225,21 +1280,25 @@ def _microdata(tree: LexborHTMLParser, ctx: _Ctx, h1: LexborNode | None) -> _Fou
             price, cur = _parse_visible_price(_text(node), ctx)
         if price is None:
             continue
-        rank = 0
-        if _is_noise(node, h1):
-            rank += 10
-        if _is_old_price(node):
-            rank += 5
-        if content is None:
-            rank += 1
-        candidates.append((rank, price, cur, node))
+        candidates.append((0 if content is not None else 1, price, cur, node))
     if not candidates:
         return found
-    candidates.sort(key=lambda c: c[0])
-    rank, price, cur, node = candidates[0]
-    if rank >= 10:
+    candidates.sort(key=lambda c: c[0])  # stable: document order within a rank
+    chosen: tuple[Decimal, str | None, LexborNode] | None = None
+    fallback: tuple[Decimal, str | None, LexborNode] | None = None
+    for _rank, price, cur, node in candidates[:40]:
+        if _is_noise(node, h1):
+            continue
+        if _is_old_price(node):
+            fallback = fallback or (price, cur, node)
+            continue
+        chosen = (price, cur, node)
+        break
+    chosen = chosen or fallback
+    if chosen is None:
         found.notes.append("microdata price only in related products")
         return found
+    price, cur, node = chosen
     scope = _scope_of(node)
     cur_node = _css_first(scope, '[itemprop~="priceCurrency"]') if scope is not None else None
     if cur_node is None:
@@ -1269,29 +1328,52 @@ def _microdata_availability(node: LexborNode) -> Availability | None:
     )
 
 
-def _meta_content(tree: LexborHTMLParser, *names: str) -> str | None:
-    for name in names:
-        for attr in ("property", "name", "itemprop"):
-            node = _css_first(tree, f'meta[{attr}="{name}" i]')
-            if node is not None:
-                v = _attr(node, "content")
-                if v and v.strip():
-                    return v.strip()
-    return None
+@dataclass(slots=True)
+class _Head:
+    """meta / link / title read in one pass over the tree."""
+
+    metas: dict[str, str] = field(default_factory=dict)
+    title: str | None = None
+    canonical: str | None = None
+
+    def get(self, *names: str) -> str | None:
+        for name in names:
+            v = self.metas.get(name)
+            if v:
+                return v
+        return None
 
 
-def _meta(tree: LexborHTMLParser, ctx: _Ctx) -> _Found:
+def _read_head(tree: LexborHTMLParser) -> _Head:
+    head = _Head()
+    for node in _css(tree, "meta, link, title")[:5000]:
+        tag = node.tag
+        if tag == "meta":
+            content = _attr(node, "content")
+            if not content or not content.strip():
+                continue
+            for attr in ("property", "name", "itemprop"):
+                key = _attr(node, attr)
+                if key:
+                    head.metas.setdefault(key.strip().lower(), content.strip())
+        elif tag == "link":
+            if head.canonical is None and (_attr(node, "rel") or "").lower() == "canonical":
+                head.canonical = _attr(node, "href")
+        elif tag == "title" and head.title is None:
+            head.title = " ".join(_text(node).split()) or None
+    return head
+
+
+def _meta(head: _Head, ctx: _Ctx) -> _Found:
     found = _Found()
-    cur_raw = _meta_content(tree, "product:price:currency", "og:price:currency")
+    cur_raw = head.get("product:price:currency", "og:price:currency")
     cur = _iso(cur_raw) or _currency_from_symbol(cur_raw, ctx)
-    amount = _meta_content(
-        tree, "product:price:amount", "og:price:amount", "product:sale_price:amount"
-    )
+    amount = head.get("product:price:amount", "og:price:amount", "product:sale_price:amount")
     if amount:
         price = _structured_price(amount, cur)
         if price is not None:
             found.price, found.currency, found.method = price, cur, "meta"
-    avail = _meta_content(tree, "product:availability", "og:availability")
+    avail = head.get("product:availability", "og:availability")
     if avail:
         found.availability = normalize_availability(avail)
     return found
@@ -1332,7 +1414,7 @@ def _price_in_scope(
         if not text.strip() or len(text) > 80:
             continue
         # innermost: skip a container holding another price-like element with a price
-        inner = [c for c in _css(node, _PRICE_SEL)[:10] if c is not node]
+        inner = [c for c in _css(node, _PRICE_SEL)[:10] if c.mem_id != node.mem_id]
         if any(_money_in(_text(c), ctx)[0] is not None for c in inner):
             continue
         if _BAD_PRICE_TEXT.search(text) or _is_old_price(node) or _is_noise(node, h1):
@@ -1345,8 +1427,8 @@ def _price_in_scope(
     if len(text) > 20_000:
         return None, None
     for m in _MONEY_RE.finditer(text):
-        start = max(0, m.start() - 25)
-        around = text[start : m.end() + 12]
+        start = max(0, m.start() - 12)
+        around = text[start : m.end() + 10]
         if _BAD_PRICE_TEXT.search(around):
             continue
         sym = m.group("pre") or m.group("post")
@@ -1379,11 +1461,28 @@ def _money_in(text: str, ctx: _Ctx) -> tuple[Decimal | None, str | None]:
     return price, cur
 
 
+def _drop_noise(scope: LexborNode, h1: LexborNode | None) -> bool:
+    keep = ({a.mem_id for a in _ancestors(h1)} | {h1.mem_id}) if h1 is not None else set()
+    drop: list[LexborNode] = []
+    for node in _css(scope, _NOISE_SEL)[:500]:
+        if node.mem_id in keep or node.mem_id == scope.mem_id:
+            continue
+        if node.tag in {"body", "html", "main"}:
+            continue
+        if node.tag in _NOISE_TAGS or node.tag == "header" or _NOISE_RE.search(_class_id(node)):
+            drop.append(node)
+    for node in drop:
+        node.decompose()
+    return bool(drop)
+
+
 def _main_region(body: LexborNode | None, h1: LexborNode | None) -> tuple[str, LexborNode | None]:
     """Visible text of the main product area: the block around the h1 (or the body)."""
     if body is None:
         return "", None
     if h1 is None:
+        if len(_text(body)) < 50_000:
+            _drop_noise(body, None)
         text = _text(body, "\n")
         return text[:20_000], body
     region = h1
@@ -1395,6 +1494,9 @@ def _main_region(body: LexborNode | None, h1: LexborNode | None) -> tuple[str, L
         region, region_text = anc, t
         if len(t) > 6000:
             break
+    # blocks about other things (site header and footer, related products) do not count
+    if _drop_noise(region, h1):
+        region_text = _text(region, "\n")
     # start at the heading: text before it belongs to navigation and breadcrumbs
     h1_text = _text(h1, "\n").strip()
     idx = region_text.find(h1_text) if h1_text else -1
@@ -1403,43 +1505,76 @@ def _main_region(body: LexborNode | None, h1: LexborNode | None) -> tuple[str, L
     return region_text[:8000], region
 
 
+_CHANNEL_RE = re.compile(
+    r"pick ?up|collect|in[- ]store|store|shop|deliver|shipping|ship to|tienda|retiro|despacho|"
+    r"envío|envio|entrega|retirada|frete|lieferung|abholung|filiale|markt|livraison|retrait|"
+    r"magasin|consegna|ritiro|negozio|bezorg|afhalen|winkel|levering|odbiór|dostawa|salon|"
+    r"butik|hämta|leverans|nouto|toimitus|配送|店舗|門市|到店|宅配|自取|доставка|самовывоз|"
+    r"магазин|توصيل"
+)
+
+
 def _region_availability(
     region_text: str, region: LexborNode | None
 ) -> tuple[Availability | None, Availability | None, str]:
-    """(strong signal, weak signal, why) from the main product area."""
-    low = region_text.lower()
-    for phrase in _OOS_PHRASES:
-        if phrase in low:
-            return Availability.OutOfStock, None, f"text {phrase!r}"
+    """(strong signal, weak signal, why) from the main product area.
+
+    Out-of-stock wording is strong when it is a short status line about the product: long
+    lines are prose ("if no price is shown, the item is out of stock"), and a line right after
+    a fulfilment channel ("Store pickup: not available") speaks of that channel only.
+    """
+    lines = [ln.strip() for ln in region_text.split("\n")]
+    lines = [ln for ln in lines if ln]
+    for i, line in enumerate(lines):
+        low = line.lower()
+        if len(low) > 120:
+            continue
+        for phrase in _OOS_PHRASES:
+            if phrase in low:
+                context = " ".join(lines[max(0, i - 2) : i]).lower() + " " + low
+                if _CHANNEL_RE.search(context) and phrase not in _UNAMBIGUOUS_OOS:
+                    continue
+                return Availability.OutOfStock, None, f"text {line[:60]!r}"
+    low_all = "\n".join(lines).lower()
     weak: Availability | None = None
     why = ""
     button_state = _cart_button_state(region)
     for phrase in _INSTOCK_PHRASES:
-        if phrase in low:
+        if phrase in low_all:
+            if button_state == "disabled" and _ADD_TO_CART_RE.search(phrase):
+                continue  # the label of the disabled button itself
             weak, why = Availability.InStock, f"text {phrase!r}"
             break
     if weak is None:
-        for line in low.split("\n"):
-            line = line.strip()
-            if 0 < len(line) <= 40 and _INSTOCK_SHORT.match(line):
+        for line in lines:
+            low = line.lower()
+            if len(low) <= 40 and _INSTOCK_SHORT.match(low):
                 weak, why = Availability.InStock, f"text {line!r}"
                 break
     if button_state == "enabled" and weak is None:
         weak, why = Availability.InStock, "add-to-cart button"
     elif button_state == "disabled" and weak is None:
         weak, why = Availability.OutOfStock, "disabled add-to-cart button"
-    if weak is None and _DELIVERY_RE.search(low):
+    if weak is None and _DELIVERY_RE.search(low_all):
         weak, why = Availability.InStock, "delivery estimate"
     return None, weak, why
+
+
+_UNAMBIGUOUS_OOS = frozenset(
+    {"out of stock", "sold out", "ausverkauft", "rupture de stock", "agotado", "esaurito",
+     "uitverkocht", "esgotado", "slutsåld", "udsolgt", "utsolgt", "loppuunmyyty", "vyprodáno",
+     "vypredané", "razprodano", "elfogyott", "tükendi", "在庫切れ", "売り切れ", "品切れ",
+     "缺貨", "缺货", "售罄", "품절", "нет в наличии", "распродано"}
+)  # fmt: skip
 
 
 def _cart_button_state(region: LexborNode | None) -> str | None:
     if region is None:
         return None
     state: str | None = None
-    for node in _css(region, 'button, input[type="submit"], input[type="button"], a[role="button"]')[
-        :80
-    ]:
+    for node in _css(
+        region, 'button, input[type="submit"], input[type="button"], a[role="button"]'
+    )[:80]:
         label = " ".join(
             [
                 _text(node, " "),
@@ -1464,16 +1599,26 @@ def _cart_button_state(region: LexborNode | None) -> str | None:
     return state
 
 
-def _blocked_reason(html: str, title: str, visible_len: int) -> str | None:
+def _blocked_reason(html: str, title: str, body: LexborNode | None) -> str | None:
+    """A captcha / challenge / access-denied page: a telling title, or a challenge marker on
+    a page with little visible text (a shop page that merely loads a captcha script is not)."""
     t = title.strip().lower()
+    visible: int | None = None
+
+    def visible_len() -> int:
+        nonlocal visible
+        if visible is None:
+            visible = len(" ".join(_text(body, " ").split())) if body is not None else 0
+        return visible
+
     for marker in _BLOCK_TITLES:
-        if marker in t and (visible_len < 5000 or t.startswith(marker)):
+        if marker in t and (t.startswith(marker) or visible_len() < 5000):
             return f"bot protection page (title {title.strip()[:60]!r})"
-    if visible_len < 2500:
-        head = html[:300_000]
-        for marker in _BLOCK_MARKERS:
-            if marker in head:
-                return f"bot protection page (marker {marker!r})"
+    if len(html) > 250_000:  # challenge pages are small; a big page is a real one
+        return None
+    for marker in _BLOCK_MARKERS:
+        if marker in html and visible_len() < 2500:
+            return f"bot protection page (marker {marker!r})"
     return None
 
 
@@ -1537,35 +1682,37 @@ def _extract(
 ) -> Offer:
     if http_status in (404, 410):
         return Offer(status=PageStatus.gone, reason=f"HTTP {http_status}: the page is gone")
-    if http_status in (401, 403, 429):
-        status_blocked = True
-    else:
-        status_blocked = False
+    status_blocked = http_status in (401, 403, 429)
     if http_status is not None and http_status >= 500:
         return Offer(status=PageStatus.error, reason=f"HTTP {http_status}")
     if content_type:
         ct = content_type.split(";")[0].strip().lower()
         if ct and not (
-            "html" in ct or "xml" in ct or ct.startswith("text/") or ct == "application/octet-stream"
+            "html" in ct
+            or "xml" in ct
+            or ct.startswith("text/")
+            or ct == "application/octet-stream"
         ):
             return Offer(status=PageStatus.error, reason=f"not an HTML page ({ct})")
-    if not isinstance(body, (bytes, bytearray, memoryview, str)):
-        raise ExtractError(f"extract() needs bytes or str, not {type(body).__name__}")
-    if isinstance(body, (bytearray, memoryview)):
-        body = bytes(body)
+    raw: object = body
+    if isinstance(raw, (bytearray, memoryview)):
+        body = bytes(raw)
+    elif not isinstance(raw, (bytes, str)):
+        raise ExtractError(f"extract() needs bytes or str, not {type(raw).__name__}")
     html = _decode(body, content_type)
     if not html.strip():
         return Offer(status=PageStatus.error, reason="empty page")
     if _looks_binary(html):
         return Offer(status=PageStatus.error, reason="binary content, not HTML")
-    html = html.replace("\x00", "")
+    if "\x00" in html:
+        html = html.replace("\x00", "")
 
     tree = LexborHTMLParser(html)
     root = tree.root
     if root is None:
         return Offer(status=PageStatus.error, reason="page could not be parsed")
     html_node = _css_first(tree, "html")
-    lang = ((_attr(html_node, "lang") or _attr(html_node, "xml:lang") or "") if html_node else "")
+    lang = (_attr(html_node, "lang") or _attr(html_node, "xml:lang") or "") if html_node else ""
     lang = lang.strip().lower()
     host = _host_of(url)
     ctx = _Ctx(
@@ -1576,41 +1723,50 @@ def _extract(
         currency_hint=_iso(currency_hint),
         query_values=_query_values(url),
     )
+    head = _read_head(tree)
     if not lang:
-        og_locale = _meta_content(tree, "og:locale")
+        og_locale = head.get("og:locale")
         if og_locale:
             ctx.lang = og_locale.lower().replace("_", "-")
             ctx.country = _country_of(host, ctx.lang)
 
-    title_node = _css_first(tree, "title")
-    page = _Page(
-        title=" ".join(_text(title_node).split()) or None,
-        og_title=_meta_content(tree, "og:title", "twitter:title"),
-    )
-    canon = _css_first(tree, 'link[rel="canonical" i]')
-    page.canonical = _attr(canon, "href") if canon is not None else None
+    page = _Page(title=head.title, og_title=head.get("og:title", "twitter:title"))
+    page.canonical = head.canonical
 
+    h1 = _first_h1(tree, tree.body)
+    page.h1 = (" ".join(_text(h1, " ").split()) or None) if h1 is not None else None
     # JSON-LD must be read before scripts are stripped
     ld = _jsonld(tree, ctx, page)
 
-    tree.strip_tags(["script", "style", "noscript", "template", "svg", "iframe"])
+    for node in _css(tree, "script, style, noscript, template, svg, iframe"):
+        node.decompose()
     body_node = tree.body
-    visible_len = len(_text(body_node, " ").split()) * 6 if body_node is not None else 0
-    blocked = _blocked_reason(html, page.title or "", visible_len)
+    blocked = _blocked_reason(html, page.title or "", body_node)
     if blocked or (status_blocked and ld.price is None):
         return Offer(
             status=PageStatus.blocked,
             reason=blocked or f"HTTP {http_status}: access refused",
         )
 
-    h1 = _first_h1(tree, body_node)
-    page.h1 = " ".join(_text(h1, " ").split()) or None if h1 is not None else None
-
     explicit = _apply_rules(tree, rules, ctx) if rules is not None else _Found()
-    builtin_rules = None if rules is not None else _rules_for_source(host, html)
-    builtin = _apply_rules(tree, builtin_rules, ctx) if builtin_rules is not None else _Found()
     micro = _microdata(tree, ctx, h1)
-    meta = _meta(tree, ctx)
+    meta = _meta(head, ctx)
+    # built-in rules only when structured data leaves the price or availability open
+    builtin_rules: SiteRules | None = None
+    if rules is None and (
+        (ld.price is None and micro.price is None)
+        or (ld.availability is None and micro.availability is None)
+    ):
+        builtin_rules = _rules_for_source(host, html)
+    builtin = _apply_rules(tree, builtin_rules, ctx) if builtin_rules is not None else _Found()
+
+    # what a reader cannot see does not speak for the product ("Sold out" banners kept
+    # hidden); structured data above may live in hidden elements, visible text below not
+    hidden = [n for n in _css(body_node, _HIDDEN_SEL)[:2000] if n.tag not in {"body", "html"}]
+    if hidden:
+        for node in hidden:
+            node.decompose()
+        h1 = _first_h1(tree, body_node)
 
     price: Decimal | None = None
     currency: str | None = None
@@ -1653,19 +1809,29 @@ def _extract(
 
     # availability, by the precedence in the module docstring
     region_text, region = _main_region(body_node, h1)
-    strong, weak, why = _region_availability(region_text, region)
+    strong, weak, _why = _region_availability(region_text, region)
     availability: Availability | None = None
     structured = ld.availability or micro.availability or meta.availability
     if rules is not None and explicit.availability is not None:
         availability = explicit.availability
     elif strong is not None:
-        availability = strong
+        # keep a more specific "not purchasable" value (SoldOut, Discontinued) when one exists
+        specific = [
+            a
+            for a in (ld.availability, micro.availability, meta.availability, builtin.availability)
+            if a is not None and not a.purchasable
+        ]
+        availability = specific[0] if specific else strong
     elif structured is not None:
         availability = structured
     elif builtin.availability is not None:
         availability = builtin.availability
     elif weak is not None:
         availability = weak
+    elif price is not None and method in {"json-ld", "microdata", "meta"}:
+        # a structured Offer with a price and no availability is an offer to sell now
+        availability = Availability.InStock
+        reason_bits.append("availability implied by a priced offer")
     if availability is None:
         reason_bits.append("availability not shown")
 

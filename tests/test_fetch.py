@@ -1,0 +1,193 @@
+"""Polite fetching, measured at the simulated shops' side."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from tracker.config import Config, FetchSettings
+from tracker.fetch import Fetcher, FetchResult
+from tracker.shops import Fault, Product, Shop, Style
+
+SKUS = [f"amp-{i}" for i in range(6)]
+
+
+def catalogue() -> list[Product]:
+    return [Product(sku, f"Amplifier {sku}", Decimal("100") + i) for i, sku in enumerate(SKUS)]
+
+
+@pytest.fixture
+def shop() -> Iterator[Shop]:
+    with Shop("Test shop", style=Style.shopify, products=catalogue()) as s:
+        yield s
+
+
+def config(**fetch: object) -> Config:
+    settings = {"per_host_delay": 0.0, "backoff": 0.05, "retries": 2, "timeout": 5.0} | fetch
+    return Config(path=None, fetch=FetchSettings(**settings))  # type: ignore[arg-type]
+
+
+def fetch_all(cfg: Config, urls: list[str], **kw: str | None) -> list[FetchResult]:
+    async def go() -> list[FetchResult]:
+        async with Fetcher(cfg) as f:
+            return list(await asyncio.gather(*(f.fetch(u, **kw) for u in urls)))
+
+    return asyncio.run(go())
+
+
+def settled(shop: Shop, path: str, count: int) -> int:
+    """The server logs a request once its answer is written: give it a moment."""
+    deadline = time.monotonic() + 2
+    while len(shop.requests(path)) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return len(shop.requests(path))
+
+
+def page_requests(shop: Shop) -> list[float]:
+    return sorted(r.started for r in shop.requests() if r.path != "/robots.txt")
+
+
+def test_per_host_concurrency_and_delay_hold(shop: Shop) -> None:
+    shop.set_fault(Fault.slow, delay=0.15)
+    results = fetch_all(
+        config(concurrency=8, per_host_concurrency=2, per_host_delay=0.1),
+        [shop.url(s) for s in SKUS],
+    )
+    assert all(r.ok and r.status == 200 for r in results)
+    assert shop.max_in_flight <= 2
+    starts = page_requests(shop)
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert len(starts) == len(SKUS)
+    assert min(gaps) >= 0.09, gaps
+
+
+def test_without_limits_requests_overlap(shop: Shop) -> None:
+    # the counterpart of the test above: it shows the server can see overlap
+    shop.set_fault(Fault.slow, delay=0.2)
+    fetch_all(config(concurrency=8, per_host_concurrency=6), [shop.url(s) for s in SKUS])
+    assert shop.max_in_flight >= 4
+
+
+def test_global_concurrency_spans_hosts() -> None:
+    with Shop("A", products=catalogue()) as a, Shop("B", products=catalogue()) as b:
+        for s in (a, b):
+            s.set_fault(Fault.slow, delay=0.2)
+        urls = [s.url(sku) for s in (a, b) for sku in SKUS[:3]]
+        fetch_all(config(concurrency=2, per_host_concurrency=3), urls)
+        windows = [(r.started, r.finished) for s in (a, b) for r in s.requests()
+                   if r.path != "/robots.txt"]
+    peak = max(sum(1 for s, f in windows if s <= t < f) for t, _ in windows)
+    assert peak <= 2
+
+
+def test_retry_after_is_honoured(shop: Shop) -> None:
+    shop.set_fault(Fault.rate_limit, sku=SKUS[0], count=1, retry_after=1)
+    (result,) = fetch_all(config(), [shop.url(SKUS[0])])
+    assert result.ok and result.attempts == 2
+    first, second = page_requests(shop)
+    assert second - first >= 0.95
+
+
+def test_retry_after_beyond_the_cap_gives_up(shop: Shop) -> None:
+    shop.set_fault(Fault.rate_limit, sku=SKUS[0], count=5, retry_after=3600)
+    started = time.monotonic()
+    (result,) = fetch_all(config(retry_after_cap=30), [shop.url(SKUS[0])])
+    assert result.failure == "rate_limited" and "3600" in (result.error or "")
+    assert time.monotonic() - started < 2
+    assert len(page_requests(shop)) == 1
+
+
+def test_server_errors_are_retried_then_reported(shop: Shop) -> None:
+    shop.set_fault(Fault.server_error, sku=SKUS[0], count=1, status=502)
+    shop.set_fault(Fault.server_error, sku=SKUS[1], count=10, status=503)
+    ok, failed = fetch_all(config(retries=2), [shop.url(SKUS[0]), shop.url(SKUS[1])])
+    assert ok.ok and ok.attempts == 2
+    assert failed.failure == "http_error" and failed.attempts == 3 and failed.status == 503
+    assert settled(shop, shop.path(SKUS[1]), 3) == 3
+
+
+def test_conditional_get_gives_not_modified(shop: Shop) -> None:
+    (first,) = fetch_all(config(), [shop.url(SKUS[0])])
+    assert first.etag
+    (second,) = fetch_all(config(), [shop.url(SKUS[0])], etag=first.etag,
+                          last_modified=first.last_modified)
+    assert second.not_modified and second.ok and second.body == b""
+    assert shop.requests(shop.path(SKUS[0]))[-1].if_none_match == first.etag
+    shop.set_price(SKUS[0], Decimal("79.00"))
+    (third,) = fetch_all(config(), [shop.url(SKUS[0])], etag=first.etag)
+    assert not third.not_modified and b"79" in third.body
+
+
+def test_robots_disallow_is_honoured(shop: Shop) -> None:
+    shop.robots_txt = "User-agent: *\nDisallow: /\n"
+    (result,) = fetch_all(config(), [shop.url(SKUS[0])])
+    assert result.failure == "robots" and "disallows" in (result.error or "")
+    assert [r.path for r in shop.requests()] == ["/robots.txt"]
+    (ignored,) = fetch_all(config(respect_robots=False), [shop.url(SKUS[0])])
+    assert ignored.ok
+
+
+def test_robots_read_once_per_run_and_crawl_delay_wins(shop: Shop) -> None:
+    shop.robots_txt = "User-agent: *\nCrawl-delay: 0.3\n"
+    fetch_all(config(per_host_delay=0.0, per_host_concurrency=4), [shop.url(s) for s in SKUS[:3]])
+    assert len(shop.requests("/robots.txt")) == 1
+    starts = page_requests(shop)
+    assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.28
+
+
+def test_robots_server_error_means_no_fetching(shop: Shop) -> None:
+    shop.set_fault(Fault.server_error, path="/robots.txt", count=100, status=500)
+    (result,) = fetch_all(config(retries=0), [shop.url(SKUS[0])])
+    assert result.failure == "robots"
+    assert page_requests(shop) == []
+
+
+def test_oversized_body_is_cut_off(shop: Shop) -> None:
+    shop.set_fault(Fault.oversized, sku=SKUS[0], size=20_000_000)
+    (result,) = fetch_all(config(max_body_bytes=1_000_000), [shop.url(SKUS[0])])
+    assert result.failure == "too_large"
+    assert result.body == b""
+
+
+def test_gzip_bomb_is_cut_off_by_inflated_size(shop: Shop) -> None:
+    shop.set_fault(Fault.gzip_bomb, sku=SKUS[0], size=200_000_000)
+    started = time.monotonic()
+    (result,) = fetch_all(config(max_body_bytes=2_000_000), [shop.url(SKUS[0])])
+    assert result.failure == "too_large"
+    assert time.monotonic() - started < 5
+
+
+def test_gzip_pages_are_decompressed(shop: Shop) -> None:
+    (result,) = fetch_all(config(), [shop.url(SKUS[0])])
+    assert shop.requests(shop.path(SKUS[0]))[-1].accept_encoding == "gzip, deflate"
+    assert b"Amplifier amp-0" in result.body
+
+
+def test_gone_truncated_and_timeout_are_classified(shop: Shop) -> None:
+    shop.set_fault(Fault.not_found, sku=SKUS[0])
+    shop.set_fault(Fault.truncated, sku=SKUS[1])
+    shop.set_fault(Fault.slow, sku=SKUS[2], delay=2.0)
+    shop.set_fault(Fault.reset, sku=SKUS[3])
+    gone, truncated, slow, reset = fetch_all(
+        config(retries=1, timeout=0.5), [shop.url(s) for s in SKUS[:4]]
+    )
+    assert gone.failure == "gone" and gone.status == 404
+    assert truncated.failure == "network" and truncated.attempts == 2
+    assert slow.failure == "timeout"
+    assert reset.failure == "network"
+
+
+def test_redirects_are_followed_and_final_url_kept(shop: Shop) -> None:
+    shop.set_fault(Fault.redirect_home, sku=SKUS[0])
+    (result,) = fetch_all(config(), [shop.url(SKUS[0])])
+    assert result.ok and result.final_url == shop.base_url + "/"
+
+
+def test_user_agent_names_the_project(shop: Shop) -> None:
+    fetch_all(config(), [shop.url(SKUS[0])])
+    agents = {r.user_agent for r in shop.requests()}
+    assert len(agents) == 1 and (agents.pop() or "").startswith("tracker/")

@@ -34,27 +34,38 @@ def test_committed_sample_config_loads() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (LISTING.replace("https://shop.example/p1", "ftp://shop.example/p1"),
-         "products[0].listings[0].url: must be an http(s) URL"),
-        (LISTING.replace("https://shop.example/p1", "not a url"),
-         "products[0].listings[0].url: must be an http(s) URL"),
+        (
+            LISTING.replace("https://shop.example/p1", "ftp://shop.example/p1"),
+            "products[0].listings[0].url: must be an http(s) URL",
+        ),
+        (
+            LISTING.replace("https://shop.example/p1", "not a url"),
+            "products[0].listings[0].url: must be an http(s) URL",
+        ),
         (LISTING + 'colour = "red"\n', "products[0].listings[0].colour: unknown key"),
         ("[fetch]\ntimeout = -1\n", "fetch.timeout: must be at least 0.1"),
-        ("[fetch]\nconcurrency = \"8\"\n", "fetch.concurrency: must be an integer, not a string"),
+        ('[fetch]\nconcurrency = "8"\n', "fetch.concurrency: must be an integer, not a string"),
         ("[fetch]\nrespect_robots = 1\n", "fetch.respect_robots: must be true or false"),
         ("[fetch]\nretries = true\n", "fetch.retries: must be an integer, not a boolean"),
         ("[fetch]\nper_host_dealy = 1\n", "fetch.per_host_dealy: unknown key"),
-        ("[tracker]\ntimezone = \"Mars/Olympus\"\n", "tracker.timezone: unknown time zone"),
-        ("[[products]]\nname = \"x\"\n", "products[0].id: is required"),
-        ("[[products]]\nid = \"Bad Id\"\nname = \"x\"\n", "products[0].id: must be lower-case"),
+        ('[tracker]\ntimezone = "Mars/Olympus"\n', "tracker.timezone: unknown time zone"),
+        ('[[products]]\nname = "x"\n', "products[0].id: is required"),
+        ('[[products]]\nid = "Bad Id"\nname = "x"\n', "products[0].id: must be lower-case"),
         (LISTING + LISTING, "products[1].id: 'p1' is already used by products[0]"),
-        (LISTING.replace('retailer = "Shop"\n', ""), "products[0].listings[0].retailer: is required"),
+        (
+            LISTING.replace('retailer = "Shop"\n', ""),
+            "products[0].listings[0].retailer: is required",
+        ),
         (LISTING + 'currency = "usd"\n', "products[0].listings[0].currency: must be an ISO 4217"),
-        ("[[sites]]\nmatch = \"https://x.example/\"\n", "sites[0].match: must be a domain"),
-        ("[[sites]]\nmatch = \"x.example\"\n[sites.rules.availability_map]\n\"sold\" = \"Gone\"\n",
-         "sites[0].rules.availability_map.sold: must be a schema.org availability"),
-        ("[[sites]]\nmatch = \"x.example\"\n[sites.rules]\nprice = 3\n",
-         "sites[0].rules.price: must be a string, not an integer"),
+        ('[[sites]]\nmatch = "https://x.example/"\n', "sites[0].match: must be a domain"),
+        (
+            '[[sites]]\nmatch = "x.example"\n[sites.rules.availability_map]\n"sold" = "Gone"\n',
+            "sites[0].rules.availability_map.sold: must be a schema.org availability",
+        ),
+        (
+            '[[sites]]\nmatch = "x.example"\n[sites.rules]\nprice = 3\n',
+            "sites[0].rules.price: must be a string, not an integer",
+        ),
         ("products = 3\n", "products: must be an array"),
         ("[tracker\n", "invalid TOML"),
     ],
@@ -68,7 +79,7 @@ def test_errors_name_the_key_path(text: str, message: str) -> None:
 def test_site_overrides_apply_to_its_domain_and_subdomains() -> None:
     config = parse_config(
         "[fetch]\nper_host_delay = 1.0\n"
-        "[[sites]]\nmatch = \"shop.example\"\nper_host_delay = 7.5\ncurrency = \"EUR\"\n"
+        '[[sites]]\nmatch = "shop.example"\nper_host_delay = 7.5\ncurrency = "EUR"\n'
     )
     assert config.fetch_for("https://www.shop.example/a").per_host_delay == 7.5
     assert config.fetch_for("https://shop.example/a").per_host_delay == 7.5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -60,7 +61,7 @@ def test_per_host_concurrency_and_delay_hold(shop: Shop) -> None:
     assert all(r.ok and r.status == 200 for r in results)
     assert shop.max_in_flight <= 2
     starts = page_requests(shop)
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(starts) == len(SKUS)
     assert min(gaps) >= 0.09, gaps
 
@@ -78,8 +79,9 @@ def test_global_concurrency_spans_hosts() -> None:
             s.set_fault(Fault.slow, delay=0.2)
         urls = [s.url(sku) for s in (a, b) for sku in SKUS[:3]]
         fetch_all(config(concurrency=2, per_host_concurrency=3), urls)
-        windows = [(r.started, r.finished) for s in (a, b) for r in s.requests()
-                   if r.path != "/robots.txt"]
+        windows = [
+            (r.started, r.finished) for s in (a, b) for r in s.requests() if r.path != "/robots.txt"
+        ]
     peak = max(sum(1 for s, f in windows if s <= t < f) for t, _ in windows)
     assert peak <= 2
 
@@ -113,8 +115,9 @@ def test_server_errors_are_retried_then_reported(shop: Shop) -> None:
 def test_conditional_get_gives_not_modified(shop: Shop) -> None:
     (first,) = fetch_all(config(), [shop.url(SKUS[0])])
     assert first.etag
-    (second,) = fetch_all(config(), [shop.url(SKUS[0])], etag=first.etag,
-                          last_modified=first.last_modified)
+    (second,) = fetch_all(
+        config(), [shop.url(SKUS[0])], etag=first.etag, last_modified=first.last_modified
+    )
     assert second.not_modified and second.ok and second.body == b""
     assert shop.requests(shop.path(SKUS[0]))[-1].if_none_match == first.etag
     shop.set_price(SKUS[0], Decimal("79.00"))
@@ -136,7 +139,7 @@ def test_robots_read_once_per_run_and_crawl_delay_wins(shop: Shop) -> None:
     fetch_all(config(per_host_delay=0.0, per_host_concurrency=4), [shop.url(s) for s in SKUS[:3]])
     assert len(shop.requests("/robots.txt")) == 1
     starts = page_requests(shop)
-    assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.28
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.28
 
 
 def test_robots_server_error_means_no_fetching(shop: Shop) -> None:

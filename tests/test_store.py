@@ -43,13 +43,17 @@ def test_history_grows_with_changes_not_checks(store: Store, clock: FrozenClock)
     sequence = ["249.00", "249.00", "249.00", "229.00", "229.00", "249.00"]
     outcomes = []
     for price in sequence:
-        result = CheckResult(listing_id=a.id, checked_at=clock.advance(hours=6), duration_ms=5,
-                             offer=ok(price))
+        result = CheckResult(
+            listing_id=a.id, checked_at=clock.advance(hours=6), duration_ms=5, offer=ok(price)
+        )
         outcomes += store.record([result])
     assert outcomes == ["new", "unchanged", "unchanged", "changed", "unchanged", "changed"]
     rows = store.history("amp")
     assert [(r.price, r.checks) for r in rows] == [
-        (Decimal("249.00"), 3), (Decimal("229.00"), 2), (Decimal("249.00"), 1)]
+        (Decimal("249.00"), 3),
+        (Decimal("229.00"), 2),
+        (Decimal("249.00"), 1),
+    ]
     # spans are the checks that saw each state, timezone-aware
     assert rows[0].first_seen.tzinfo is not None
     assert rows[0].last_seen > rows[0].first_seen
@@ -59,19 +63,38 @@ def test_history_grows_with_changes_not_checks(store: Store, clock: FrozenClock)
 def test_failures_keep_the_last_good_price(store: Store, clock: FrozenClock) -> None:
     store.sync_config(parse_config(CONFIG), now=clock())
     a = store.active_listings()[0]
-    store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1), duration_ms=1,
-                              offer=ok("99.95"))])
+    store.record(
+        [
+            CheckResult(
+                listing_id=a.id, checked_at=clock.advance(hours=1), duration_ms=1, offer=ok("99.95")
+            )
+        ]
+    )
     for kind in ("timeout", "blocked", "http_error"):
-        store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1),
-                                  duration_ms=1, failure=kind, error="boom")])
+        store.record(
+            [
+                CheckResult(
+                    listing_id=a.id,
+                    checked_at=clock.advance(hours=1),
+                    duration_ms=1,
+                    failure=kind,
+                    error="boom",
+                )
+            ]
+        )
     state = store.listing_states()[a.id]
     assert state.last_price == Decimal("99.95")
     assert state.consecutive_failures == 3
     assert state.last_failure_kind == "http_error"
     assert [r.price for r in store.history("amp")] == [Decimal("99.95")]
     # a success clears the failure streak
-    store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1), duration_ms=1,
-                              offer=ok("99.95"))])
+    store.record(
+        [
+            CheckResult(
+                listing_id=a.id, checked_at=clock.advance(hours=1), duration_ms=1, offer=ok("99.95")
+            )
+        ]
+    )
     state = store.listing_states()[a.id]
     assert state.consecutive_failures == 0 and state.failing_since is None
 
@@ -81,16 +104,37 @@ def test_sold_out_without_price_is_a_state_but_keeps_last_price(
 ) -> None:
     store.sync_config(parse_config(CONFIG), now=clock())
     a = store.active_listings()[0]
-    store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1), duration_ms=1,
-                              offer=ok("10.00"))])
-    outcome = store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1),
-                                        duration_ms=1, offer=ok(None, Availability.OutOfStock))])
+    store.record(
+        [
+            CheckResult(
+                listing_id=a.id, checked_at=clock.advance(hours=1), duration_ms=1, offer=ok("10.00")
+            )
+        ]
+    )
+    outcome = store.record(
+        [
+            CheckResult(
+                listing_id=a.id,
+                checked_at=clock.advance(hours=1),
+                duration_ms=1,
+                offer=ok(None, Availability.OutOfStock),
+            )
+        ]
+    )
     assert outcome == ["changed"]
     assert store.history("amp")[-1].availability is Availability.OutOfStock
     assert store.listing_states()[a.id].last_price == Decimal("10.00")
     # a page with neither price nor availability is a failure, not a state
-    outcome = store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1),
-                                        duration_ms=1, offer=ok(None, None))])
+    outcome = store.record(
+        [
+            CheckResult(
+                listing_id=a.id,
+                checked_at=clock.advance(hours=1),
+                duration_ms=1,
+                offer=ok(None, None),
+            )
+        ]
+    )
     assert outcome == ["no_price"]
     assert len(store.history("amp")) == 2
 
@@ -98,12 +142,22 @@ def test_sold_out_without_price_is_a_state_but_keeps_last_price(
 def test_not_modified_extends_the_current_state(store: Store, clock: FrozenClock) -> None:
     store.sync_config(parse_config(CONFIG), now=clock())
     a = store.active_listings()[0]
-    store.record([CheckResult(listing_id=a.id, checked_at=clock.advance(hours=1), duration_ms=1,
-                              offer=ok("5.00"), etag='"v1"')])
+    store.record(
+        [
+            CheckResult(
+                listing_id=a.id,
+                checked_at=clock.advance(hours=1),
+                duration_ms=1,
+                offer=ok("5.00"),
+                etag='"v1"',
+            )
+        ]
+    )
     assert store.active_listings()[0].etag == '"v1"'
     later = clock.advance(hours=5)
-    assert store.record([CheckResult(listing_id=a.id, checked_at=later, duration_ms=1,
-                                     not_modified=True)]) == ["unchanged"]
+    assert store.record(
+        [CheckResult(listing_id=a.id, checked_at=later, duration_ms=1, not_modified=True)]
+    ) == ["unchanged"]
     (row,) = store.history("amp")
     assert row.last_seen == later and row.checks == 2
 
@@ -111,8 +165,10 @@ def test_not_modified_extends_the_current_state(store: Store, clock: FrozenClock
 def test_listing_removed_from_config_is_kept_inactive(store: Store, clock: FrozenClock) -> None:
     store.sync_config(parse_config(CONFIG), now=clock())
     b = store.active_listings()[1]
-    store.record([CheckResult(listing_id=b.id, checked_at=clock(), duration_ms=1, offer=ok("1.00"))])
-    smaller = CONFIG.split("[[products.listings]]\nretailer = \"Shop B\"")[0]
+    store.record(
+        [CheckResult(listing_id=b.id, checked_at=clock(), duration_ms=1, offer=ok("1.00"))]
+    )
+    smaller = CONFIG.split('[[products.listings]]\nretailer = "Shop B"')[0]
     store.sync_config(parse_config(smaller), now=clock())
     assert [x.retailer for x in store.active_listings()] == ["Shop A"]
     assert [r.retailer for r in store.history("amp")] == ["Shop B"]  # history kept
@@ -124,8 +180,9 @@ def test_money_is_exact_and_times_are_utc(db_url: str, clock: FrozenClock) -> No
     with open_store(db_url) as store:
         store.sync_config(parse_config(CONFIG), now=clock())
         a = store.active_listings()[0]
-        store.record([CheckResult(listing_id=a.id, checked_at=clock(), duration_ms=1,
-                                  offer=ok("1299.99"))])
+        store.record(
+            [CheckResult(listing_id=a.id, checked_at=clock(), duration_ms=1, offer=ok("1299.99"))]
+        )
     path = db_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         assert conn.execute("select price from observations").fetchone()[0] == "1299.99"

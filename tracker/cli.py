@@ -46,7 +46,7 @@ def _errors(fn: F) -> F:
             raise
         except Exception:
             log.exception("internal error")
-            click.echo("tracker: internal error (see the traceback above); please report it", err=True)
+            click.echo("tracker: internal error (traceback above); please report it", err=True)
             sys.exit(EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
@@ -107,11 +107,8 @@ def run(obj: _Ctx, as_json: bool) -> None:
     from tracker.store import open_store
 
     config = obj.config
-    with open_store(config.tracker.database) as store:
-        with RunProgress(enabled=not as_json) as progress:
-            summary = run_once(
-                config, store=store, on_result=progress.on_result, on_start=progress.on_start
-            )
+    with open_store(config.tracker.database) as store, RunProgress(enabled=not as_json) as p:
+        summary = run_once(config, store=store, on_result=p.on_result, on_start=p.on_start)
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
     else:

@@ -30,14 +30,20 @@ DEMO_PRODUCTS = (
     (
         "topping-l50",
         "TOPPING L50 NFCA balanced amplifier",
-        [("TOPPING Direct", "topping-l50"), ("Big Audio Mart", "topping-l50"),
-         ("Amazon-like", "topping-l50")],
+        [
+            ("TOPPING Direct", "topping-l50"),
+            ("Big Audio Mart", "topping-l50"),
+            ("Amazon-like", "topping-l50"),
+        ],
     ),
     (
         "schiit-magni-unity",
         "Schiit Magni Unity",
-        [("Big Audio Mart", "schiit-magni-unity"), ("Shopify store", "schiit-magni-unity"),
-         ("Magento store", "schiit-magni-unity")],
+        [
+            ("Big Audio Mart", "schiit-magni-unity"),
+            ("Shopify store", "schiit-magni-unity"),
+            ("Magento store", "schiit-magni-unity"),
+        ],
     ),
     (
         "fiio-k7",
@@ -157,7 +163,7 @@ def run_demo(
                 step.change(farm)
                 at = start + timedelta(hours=ROUND_HOURS * number)
                 echo(f"round {number + 1} ({_fmt(at)}): {step.description}")
-                summary = run_once(config, store=store, now=lambda at=at: at)
+                summary = run_once(config, store=store, now=_fixed(at))
                 echo(f"  {RunProgress.summary_line(summary)}")
             for pid, _name, _listings in DEMO_PRODUCTS:
                 history_table(pid, store.history(pid), timezone=config.tracker.timezone)
@@ -169,6 +175,10 @@ def run_demo(
     echo(f"configuration: {config_file}")
     echo(f"try: tracker --config {config_file} history topping-l50")
     return True
+
+
+def _fixed(at: datetime) -> Clock:
+    return lambda: at
 
 
 def _fmt(at: datetime) -> str:

@@ -449,7 +449,7 @@ def _retry_after(value: str | None) -> float | None:
 
 def _backoff(base: float, attempt: int) -> float:
     """Exponential backoff with full jitter between half and all of the step."""
-    step = base * (2**attempt)
+    step: float = base * (2**attempt)
     return step * (0.5 + random.random() / 2)
 
 

@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from tracker.pipeline import CheckReport, RunSummary
@@ -33,7 +40,7 @@ class RunProgress:
         self.enabled = enabled
         self.tty = enabled and sys.stderr.isatty()
         self._progress: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
         self.total = total
 
     def __enter__(self) -> RunProgress:

@@ -87,7 +87,10 @@ class CheckResult:
         return (
             self.failure is None
             and o is not None
-            and (o.status is PageStatus.ok or (o.status is PageStatus.no_price and o.availability))
+            and (
+                o.status is PageStatus.ok
+                or (o.status is PageStatus.no_price and o.availability is not None)
+            )
         )
 
 

@@ -62,6 +62,7 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     # httpx logs every request at INFO; keep that for -vv
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 class _Ctx:

@@ -23,6 +23,7 @@ from tracker.config import Config
 from tracker.extract import extract
 from tracker.fetch import Fetcher, FetchResult, origin_of
 from tracker.models import Offer, PageStatus
+from tracker.money import format_amount
 from tracker.store import CHANGED, NEW, UNCHANGED, CheckResult, ListingRef, Store
 
 __all__ = [
@@ -290,7 +291,7 @@ class CheckReport:
         return {
             "input": self.input,
             "status": self.status,
-            "price": str(o.price) if o and o.price is not None else None,
+            "price": format_amount(o.price, o.currency) if o and o.price is not None else None,
             "currency": o.currency if o else None,
             "availability": o.availability.value if o and o.availability else None,
             "title": o.title if o else None,

@@ -25,6 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tracker.money import format_amount
 from tracker.pipeline import CheckReport, RunSummary
 from tracker.store import CHANGED, NEW, UNCHANGED, CheckResult, HistoryRow, ListingRef
 
@@ -83,7 +84,7 @@ class RunProgress:
         offer = result.offer
         if outcome in (NEW, CHANGED, UNCHANGED):
             price = (
-                f"{offer.price} {offer.currency or ''}".strip()
+                f"{format_amount(offer.price, offer.currency)} {offer.currency or ''}".strip()
                 if offer and offer.price is not None
                 else "-"
             )
@@ -126,7 +127,8 @@ def describe_check(report: CheckReport) -> str:
     parts = [f"{report.input}: {report.status}"]
     if o is not None:
         if o.price is not None:
-            parts.append(f"price {o.price} {o.currency or '(currency unknown)'}")
+            amount = format_amount(o.price, o.currency)
+            parts.append(f"price {amount} {o.currency or '(currency unknown)'}")
         if o.availability is not None:
             parts.append(o.availability.value)
         if o.method:
@@ -144,7 +146,8 @@ def describe_check(report: CheckReport) -> str:
 def history_table(product_id: str, rows: Sequence[HistoryRow], *, timezone: str) -> None:
     """Print the product's history as a table, times in the configured zone."""
     tz = ZoneInfo(timezone)
-    console = Console()
+    # no terminal (a pipe, a log file): wide enough that no cell wraps
+    console = Console(width=None if sys.stdout.isatty() else 200)
     if not rows:
         console.print(f"no history yet for {escape(product_id)}: run `tracker run` first")
         return
@@ -158,7 +161,7 @@ def history_table(product_id: str, rows: Sequence[HistoryRow], *, timezone: str)
             row.first_seen.astimezone(tz).strftime(fmt),
             row.last_seen.astimezone(tz).strftime(fmt),
             str(row.checks),
-            str(row.price) if row.price is not None else "-",
+            format_amount(row.price, row.currency) if row.price is not None else "-",
             row.currency or "-",
             row.availability.value if row.availability else "-",
         )

@@ -147,7 +147,18 @@ def test_demo_leaves_a_history_with_price_changes(tmp_path: Path) -> None:
             "select count(*) from fetch_log where outcome not in ('new','changed','unchanged')"
         ).fetchone()[0]
     assert listings >= 6 and changed >= 2 and failures >= 1
-    assert (out / "config.toml").exists()
+    for name in (
+        "config.toml",
+        "latest.json",
+        "latest-v1.schema.json",
+        "site/headphone-amplifier.html",
+        "site/headphone-amplifier.md",
+    ):
+        assert (out / name).exists(), name
+    # the rounds move a product across a band boundary and back, and the guide follows
+    bands = re.findall(r"guide headphone-amplifier: (re-rendered|unchanged) \((.*)\)", done.stdout)
+    assert ("re-rendered", "topping-l50 $$, schiit-magni-unity $$") in bands
+    assert bands[-1] == ("re-rendered", "topping-l50 $$, schiit-magni-unity $")
     # the config the demo used works afterwards
     again = tracker("--config", str(out / "config.toml"), "history", "topping-l50")
     assert again.returncode == 0 and "TOPPING Direct" in again.stdout

@@ -103,18 +103,98 @@ def run(obj: _Ctx, as_json: bool) -> None:
 
     Exit code 0 when every listing was checked, 1 when some failed.
     """
-    from tracker.pipeline import run_once
+    from tracker.pipeline import run_once, utc_now
     from tracker.progress import RunProgress
+    from tracker.publish import publish
     from tracker.store import open_store
 
     config = obj.config
-    with open_store(config.tracker.database) as store, RunProgress(enabled=not as_json) as p:
-        summary = run_once(config, store=store, on_result=p.on_result, on_start=p.on_start)
+    with open_store(config.tracker.database) as store:
+        with RunProgress(enabled=not as_json) as p:
+            summary = run_once(config, store=store, on_result=p.on_result, on_start=p.on_start)
+        published = publish(
+            config, store, now=utc_now(), changed=bool(summary.new or summary.changed)
+        )
     if as_json:
-        click.echo(json.dumps(summary.as_dict()))
+        data = summary.as_dict() | {"written": [str(p) for p in published.guides.written]}
+        click.echo(json.dumps(data))
     else:
         click.echo(RunProgress.summary_line(summary))
+        for line in published.lines():
+            click.echo(line)
     sys.exit(summary.exit_code)
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when an output is out of date.")
+@click.option("--force", is_flag=True, help="Re-render every guide even if nothing changed.")
+@click.option(
+    "--guide", "guides", multiple=True, metavar="ID", help="Only this guide (repeatable)."
+)
+@click.pass_obj
+@_errors
+def render(obj: _Ctx, check: bool, force: bool, guides: tuple[str, ...]) -> None:
+    """Re-render the guides whose displayed values changed.
+
+    A guide is rewritten when a band, a Buy link or an availability changed, or
+    when its "as of" line is older than refresh_after; unchanged files keep
+    their bytes and modification time. With --check, exit 1 when an output is
+    out of date and 0 when all are current.
+    """
+    from tracker.pipeline import utc_now
+    from tracker.render import render_guides
+    from tracker.store import open_store
+
+    config = obj.config
+    unknown = set(guides) - {g.id for g in config.guides}
+    if unknown:
+        known = ", ".join(g.id for g in config.guides) or "none configured"
+        raise click.UsageError(f"unknown guide {sorted(unknown)[0]!r} (known: {known})")
+    if not config.guides:
+        click.echo("no [[guides]] in the configuration: nothing to render")
+        return
+    with open_store(config.tracker.database) as store:
+        result = render_guides(
+            config, store, now=utc_now(), only=guides or None, force=force, check=check
+        )
+    for guide_id, files in result.files.items():
+        for path, what in files:
+            click.echo(f"{guide_id}: {what} {path}")
+    sys.exit(EXIT_FAILURES if check and result.outdated else EXIT_OK)
+
+
+@main.command()
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the feed (default: [tracker] feed, site/latest.json).",
+)
+@click.option(
+    "--schema",
+    "schema_to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the feed's JSON Schema here.",
+)
+@click.pass_obj
+@_errors
+def export(obj: _Ctx, output: Path | None, schema_to: Path | None) -> None:
+    """Write latest.json, the feed the publishing pipeline reads.
+
+    The file is rewritten only when its content (all but generated_at) changed.
+    """
+    from tracker.feed import schema_text, write_feed
+    from tracker.pipeline import utc_now
+    from tracker.render import atomic_write
+    from tracker.store import open_store
+
+    config = obj.config
+    target = output or config.feed
+    with open_store(config.tracker.database) as store:
+        written = write_feed(config, store, now=utc_now(), path=target)
+    click.echo(f"{'wrote' if written else 'unchanged'} {target}")
+    if schema_to is not None:
+        atomic_write(schema_to, schema_text().encode())
+        click.echo(f"wrote {schema_to}")
 
 
 @main.command()

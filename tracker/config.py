@@ -17,6 +17,8 @@ import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,8 +30,11 @@ from tracker.models import Availability, SiteRules
 
 __all__ = [
     "DEFAULT_USER_AGENT",
+    "Bands",
     "Config",
     "FetchSettings",
+    "Guide",
+    "GuideOutput",
     "Listing",
     "Product",
     "Site",
@@ -43,6 +48,9 @@ DEFAULT_USER_AGENT = (
     f"tracker/{__version__} (price and availability checks for buying guides; respects robots.txt)"
 )
 DEFAULT_DATABASE = "sqlite:///db/tracker.sqlite3"
+DEFAULT_MAX_AGE = timedelta(hours=72)
+DEFAULT_REFRESH_AFTER = timedelta(hours=24)
+DEFAULT_AS_OF_FORMAT = "%B %-d, %Y, %-I:%M %p %Z"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
@@ -110,6 +118,51 @@ class Product:
     id: str
     name: str
     listings: tuple[Listing, ...] = ()
+    # editorial fields shown in guides
+    top_strength: str | None = None
+    key_weakness: str | None = None
+    price_floor: Decimal | None = None  # a price under this is suspicious
+
+
+@dataclass(frozen=True, slots=True)
+class Bands:
+    """Price bands in one currency: ``labels[i]`` below ``limits[i]``, the last above."""
+
+    currency: str
+    limits: tuple[Decimal, ...]
+    labels: tuple[str, ...]
+
+    def band_of(self, price: Decimal) -> int:
+        return next((i for i, limit in enumerate(self.limits) if price < limit), len(self.limits))
+
+
+@dataclass(frozen=True, slots=True)
+class GuideOutput:
+    path: Path
+    template: str  # a template name under the templates folder
+
+
+@dataclass(frozen=True, slots=True)
+class Guide:
+    """A published page whose price column, Buy column and as-of line tracker keeps."""
+
+    id: str
+    title: str
+    products: tuple[str, ...]
+    currency: str
+    bands: Bands
+    outputs: tuple[GuideOutput, ...] = ()
+    inplace: tuple[Path, ...] = ()
+    hysteresis: Decimal = Decimal("0.03")
+    max_age: Mapping[str, timedelta] = field(default_factory=dict)  # retailer (lower) -> age
+    default_max_age: timedelta = DEFAULT_MAX_AGE
+    refresh_after: timedelta = DEFAULT_REFRESH_AFTER
+    timezone: str = "UTC"
+    as_of_format: str = DEFAULT_AS_OF_FORMAT
+    disclaimer: str | None = None
+
+    def max_age_for(self, retailer: str) -> timedelta:
+        return self.max_age.get(retailer.lower(), self.default_max_age)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +172,15 @@ class Config:
     fetch: FetchSettings = FetchSettings()
     sites: tuple[Site, ...] = ()
     products: tuple[Product, ...] = ()
+    guides: tuple[Guide, ...] = ()
+    templates: Path | None = None  # the folder guide templates are looked up in first
+    feed: Path | None = None  # where `latest.json` is written
+
+    def product(self, product_id: str) -> Product:
+        for product in self.products:
+            if product.id == product_id:
+                return product
+        raise KeyError(product_id)
 
     @property
     def base_dir(self) -> Path:
@@ -178,13 +240,28 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
         raise ConfigError(f"{where}: invalid TOML: {exc}") from exc
     root = _Table(data, "")
     base = path.parent if path else Path.cwd()
-    tracker = _tracker_settings(root.table("tracker"), base)
+    tracker_t = root.table("tracker")
+    templates = _path(tracker_t, "templates", base, default="templates")
+    feed = _path(tracker_t, "feed", base, default="site/latest.json")
+    tracker = _tracker_settings(tracker_t, base)
     fetch = _fetch_settings(root.table("fetch"))
     sites = tuple(_site(t) for t in root.array("sites"))
     products = tuple(_product(t) for t in root.array("products"))
-    root.done()
     _check_unique(products)
-    return Config(path=path, tracker=tracker, fetch=fetch, sites=sites, products=products)
+    known = {p.id for p in products}
+    guides = tuple(_guide(t, base, tracker.timezone, known) for t in root.array("guides"))
+    root.done()
+    _check_unique_guides(guides)
+    return Config(
+        path=path,
+        tracker=tracker,
+        fetch=fetch,
+        sites=sites,
+        products=products,
+        guides=guides,
+        templates=templates,
+        feed=feed,
+    )
 
 
 # -- validation helpers -----------------------------------------------------------------------
@@ -376,8 +453,17 @@ def _product(t: _Table) -> Product:
         raise t.error("id", f"must be lower-case letters, digits, '.', '_' or '-' (got {pid!r})")
     name = str(t.text("name", required=True))
     listings = tuple(_listing(lt) for lt in t.array("listings"))
+    floor = t.get("price_floor", (int, float, str))
+    product = Product(
+        id=pid,
+        name=name,
+        listings=listings,
+        top_strength=t.text("top_strength"),
+        key_weakness=t.text("key_weakness"),
+        price_floor=None if floor is None else _decimal(t, "price_floor", floor),
+    )
     t.done()
-    return Product(id=pid, name=name, listings=listings)
+    return product
 
 
 def _listing(t: _Table) -> Listing:
@@ -389,6 +475,166 @@ def _listing(t: _Table) -> Listing:
     )
     t.done()
     return listing
+
+
+def _path(t: _Table, name: str, base: Path, *, default: str) -> Path:
+    return (base / str(t.text(name, default))).resolve()
+
+
+def _decimal(t: _Table, name: str, value: object) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise t.error(name, f"must be a number, got {value!r}") from exc
+    if not number.is_finite() or number < 0:
+        raise t.error(name, f"must be a positive number, got {value!r}")
+    return number
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(t: _Table, name: str, default: timedelta) -> timedelta:
+    value = t.get(name, (str, int, float))
+    if value is None:
+        return default
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION_RE.match(value)
+        if not match:
+            raise t.error(name, f'must be a duration such as "90m", "24h" or "7d", got {value!r}')
+        seconds = float(match[1]) * _UNITS[match[2]]
+    if seconds <= 0:
+        raise t.error(name, "must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def _guide(t: _Table, base: Path, timezone: str, known: set[str]) -> Guide:
+    gid = str(t.text("id", required=True))
+    if not _ID_RE.match(gid):
+        raise t.error("id", f"must be lower-case letters, digits, '.', '_' or '-' (got {gid!r})")
+    products = t.get("products", list, None)
+    if not products:
+        raise t.error("products", "must list at least one product id")
+    for i, pid in enumerate(products):
+        if pid not in known:
+            raise ConfigError(f"{t.key('products')}[{i}]: no product has the id {pid!r}")
+    currency = _currency(t, "currency") or "USD"
+    bands = _bands(t.table("bands"), currency)
+    outputs = _outputs(t, base)
+    inplace = tuple((base / p).resolve() for p in _strings(t, "inplace"))
+    if not outputs and not inplace:
+        raise t.error("output", "give at least one output path (or an inplace file)")
+    tz = t.text("timezone", timezone)
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise t.error("timezone", f"unknown time zone {tz!r} (use an IANA name)") from exc
+    fmt = t.text("as_of_format", DEFAULT_AS_OF_FORMAT)
+    try:
+        datetime(2026, 1, 2, 3, 4, tzinfo=ZoneInfo(tz)).strftime(fmt)
+    except ValueError as exc:
+        raise t.error("as_of_format", f"is not a valid strftime format: {exc}") from exc
+    hysteresis = _decimal(t, "hysteresis", t.get("hysteresis", (int, float), 0.03))
+    if hysteresis >= 1:
+        raise t.error("hysteresis", "is a fraction of the threshold and must be under 1")
+    age_t = t.table("max_age")
+    ages: dict[str, timedelta] = {}
+    default_age = DEFAULT_MAX_AGE
+    for key in list(age_t.data):
+        age = _duration(age_t, key, default_age)
+        if key == "default":
+            default_age = age
+        else:
+            ages[key.lower()] = age
+    age_t.done()
+    guide = Guide(
+        id=gid,
+        title=str(t.text("title", gid)),
+        products=tuple(products),
+        currency=currency,
+        bands=bands,
+        outputs=outputs,
+        inplace=inplace,
+        hysteresis=hysteresis,
+        max_age=ages,
+        default_max_age=default_age,
+        refresh_after=_duration(t, "refresh_after", DEFAULT_REFRESH_AFTER),
+        timezone=tz,
+        as_of_format=fmt,
+        disclaimer=t.text("disclaimer"),
+    )
+    t.done()
+    return guide
+
+
+def _strings(t: _Table, name: str) -> list[str]:
+    value = t.get(name, (str, list), [])
+    items = [value] if isinstance(value, str) else value
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(f"{t.key(name)}[{i}]: must be a non-empty string")
+    return list(items)
+
+
+def _outputs(t: _Table, base: Path) -> tuple[GuideOutput, ...]:
+    paths = _strings(t, "output")
+    template = t.text("template")
+    if paths and template is None:
+        raise t.error("template", "is required with output (a template under templates/)")
+    outputs = []
+    for raw in paths:
+        path = (base / raw).resolve()
+        name = str(template)
+        if not name.endswith(".j2"):  # "quick-picks" + ".html" → quick-picks.html.j2
+            if not path.suffix:
+                raise t.error("output", f"{raw!r} needs a file extension to pick its template")
+            name = f"{name}{path.suffix}.j2"
+        outputs.append(GuideOutput(path=path, template=name))
+    return tuple(outputs)
+
+
+def _bands(t: _Table, currency: str) -> Bands:
+    if not t.data:
+        raise t.error(
+            currency,
+            'give the price bands, e.g. USD = { limits = [150, 400], labels = ["$", "$$", "$$$"] }',
+        )
+    found = None
+    for code in list(t.data):
+        bt = t.table(code)
+        if not _CURRENCY_RE.match(code):
+            raise t.error(code, "must be an ISO 4217 currency code such as USD")
+        limits = [_decimal(bt, "limits", v) for v in bt.get("limits", list, [])]
+        labels = _strings(bt, "labels")
+        if len(labels) != len(limits) + 1:
+            raise bt.error("labels", f"needs one label more than limits ({len(limits) + 1})")
+        if limits != sorted(set(limits)):
+            raise bt.error("limits", "must be increasing")
+        bt.done()
+        if code == currency:
+            found = Bands(currency=code, limits=tuple(limits), labels=tuple(labels))
+    t.done()
+    if found is None:
+        raise t.error(currency, f"no bands for the guide's currency {currency}")
+    return found
+
+
+def _check_unique_guides(guides: tuple[Guide, ...]) -> None:
+    seen: dict[str, int] = {}
+    paths: dict[Path, str] = {}
+    for i, guide in enumerate(guides):
+        if guide.id in seen:
+            raise ConfigError(
+                f"guides[{i}].id: {guide.id!r} is already used by guides[{seen[guide.id]}]"
+            )
+        seen[guide.id] = i
+        for path in [o.path for o in guide.outputs] + list(guide.inplace):
+            if path in paths:
+                raise ConfigError(f"guides[{i}]: {path} is also written by guide {paths[path]!r}")
+            paths[path] = guide.id
 
 
 def _check_unique(products: tuple[Product, ...]) -> None:

@@ -8,18 +8,22 @@ real SQLite history behind.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from tracker.config import load_config
+from tracker.config import Config, load_config
 from tracker.errors import TrackerError
+from tracker.feed import schema_text
 from tracker.pipeline import Clock, run_once, utc_now
 from tracker.progress import RunProgress, history_table
+from tracker.publish import publish
+from tracker.render import atomic_write, build_view
 from tracker.shops import Fault, ShopFarm, demo_specs
-from tracker.store import open_store
+from tracker.store import Store, open_store
 
 __all__ = ["ROUND_HOURS", "SCENARIO", "demo_config", "run_demo"]
 
@@ -29,7 +33,7 @@ ROUND_HOURS = 6
 DEMO_PRODUCTS = (
     (
         "topping-l50",
-        "TOPPING L50 NFCA balanced amplifier",
+        "TOPPING L50",
         [
             ("TOPPING Direct", "topping-l50"),
             ("Big Audio Mart", "topping-l50"),
@@ -51,6 +55,12 @@ DEMO_PRODUCTS = (
         [("Amazon-like", "fiio-k7"), ("WooCommerce store", "fiio-k7")],
     ),
 )
+
+
+EDITORIAL = {
+    "topping-l50": ("Vanishingly low noise and distortion", "No balanced input"),
+    "schiit-magni-unity": ("Plenty of power for the price", "Runs warm"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +121,7 @@ def demo_config(farm: ShopFarm, database: Path) -> str:
         "[tracker]",
         f'database = "sqlite:///{database.name}"',
         'timezone = "America/New_York"',
+        'feed = "latest.json"',
         "",
         "[fetch]",
         "timeout = 10",
@@ -122,8 +133,26 @@ def demo_config(farm: ShopFarm, database: Path) -> str:
         "retry_after_cap = 5",
         "",
     ]
+    lines += [
+        "[[guides]]",
+        'id = "headphone-amplifier"',
+        'title = "What Is a Headphone Amplifier"',
+        'products = ["topping-l50", "schiit-magni-unity"]',
+        'currency = "USD"',
+        'template = "quick-picks"',
+        'output = ["site/headphone-amplifier.html", "site/headphone-amplifier.md"]',
+        "hysteresis = 0.03",
+        'refresh_after = "24h"',
+        'max_age = { default = "72h", "amazon-like" = "24h" }',
+        'bands.USD = { limits = [150, 250], labels = ["$", "$$", "$$$"] }',
+        "",
+    ]
     for pid, name, listings in DEMO_PRODUCTS:
-        lines += ["[[products]]", f'id = "{pid}"', f'name = "{name}"', ""]
+        lines += ["[[products]]", f'id = "{pid}"', f'name = "{name}"']
+        strength, weakness = EDITORIAL.get(pid, (None, None))
+        if strength:
+            lines += [f'top_strength = "{strength}"', f'key_weakness = "{weakness}"']
+        lines.append("")
         for shop_name, sku in listings:
             shop = farm[shop_name]
             lines += [
@@ -165,16 +194,37 @@ def run_demo(
                 echo(f"round {number + 1} ({_fmt(at)}): {step.description}")
                 summary = run_once(config, store=store, now=_fixed(at))
                 echo(f"  {RunProgress.summary_line(summary)}")
+                published = publish(config, store, now=at, changed=True)
+                for guide_id, files in published.guides.files.items():
+                    written = [p for p, what in files if what == "written"]
+                    bands = _bands(config, store, guide_id, at)
+                    state = "re-rendered" if written else "unchanged"
+                    echo(f"  guide {guide_id}: {state} ({bands})")
             for pid, _name, _listings in DEMO_PRODUCTS:
                 history_table(pid, store.history(pid), timezone=config.tracker.timezone)
             counts = store.counts()
+        schema = output / "latest-v1.schema.json"
+        atomic_write(schema, schema_text().encode())
     echo(
         f"history: {counts['observations']} distinct states from {counts['fetch_log']} checks "
         f"in {database}"
     )
+    for guide in config.guides:
+        for out in guide.outputs:
+            echo(f"guide: {out.path}")
+    echo(f"feed: {config.feed} (schema: {schema})")
     echo(f"configuration: {config_file}")
     echo(f"try: tracker --config {config_file} history topping-l50")
     return True
+
+
+def _bands(config: Config, store: Store, guide_id: str, at: datetime) -> str:
+    guide = next(g for g in config.guides if g.id == guide_id)
+    state = store.guide_state(guide_id)
+    view = build_view(
+        config, guide, store, now=at, previous_bands=json.loads(state.bands) if state else None
+    )
+    return ", ".join(f"{p.product.id} {p.band or '—'}" for p in view.products)
 
 
 def _fixed(at: datetime) -> Clock:

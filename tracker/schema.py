@@ -40,6 +40,7 @@ from sqlalchemy.types import TypeEngine
 __all__ = [
     "Base",
     "FetchLog",
+    "GuideState",
     "ListingRow",
     "ListingState",
     "Observation",
@@ -200,3 +201,15 @@ class Run(Base):
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="running")
+
+
+class GuideState(Base):
+    """What a guide last showed: the basis for hysteresis and for "only re-render on change"."""
+
+    __tablename__ = "guides"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    bands: Mapped[str] = mapped_column(Text)  # JSON: product id -> band index
+    as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rendered_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -23,10 +23,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tracker.bands import CurrentListing
 from tracker.config import Config
 from tracker.errors import StoreError
 from tracker.models import Availability, Offer, PageStatus
-from tracker.schema import FetchLog, ListingRow, ListingState, Observation, ProductRow, Run
+from tracker.schema import (
+    FetchLog,
+    GuideState,
+    ListingRow,
+    ListingState,
+    Observation,
+    ProductRow,
+    Run,
+)
 
 __all__ = [
     "CheckResult",
@@ -357,6 +366,59 @@ class Store:
                 model.__tablename__: s.scalar(select(func.count()).select_from(model)) or 0
                 for model in (ProductRow, ListingRow, Observation, FetchLog, Run)
             }
+
+    def current_listings(self, product_ids: Iterable[str]) -> dict[str, list[CurrentListing]]:
+        """The active listings of these products with their current state, per product."""
+        ids = list(product_ids)
+        stmt = (
+            select(ListingRow, ListingState, Observation)
+            .outerjoin(ListingState, ListingState.listing_id == ListingRow.id)
+            .outerjoin(Observation, Observation.id == ListingState.observation_id)
+            .where(ListingRow.product_id.in_(ids), ListingRow.active.is_(True))
+            .order_by(ListingRow.id)
+        )
+        out: dict[str, list[CurrentListing]] = {pid: [] for pid in ids}
+        with self.session() as s:
+            for row, state, obs in s.execute(stmt).all():
+                out[row.product_id].append(
+                    CurrentListing(
+                        listing_id=row.id,
+                        product_id=row.product_id,
+                        retailer=row.retailer,
+                        url=row.url,
+                        affiliate_url=row.affiliate_url,
+                        price=obs.price if obs else None,
+                        currency=obs.currency if obs else None,
+                        availability=Availability(obs.availability)
+                        if obs and obs.availability
+                        else None,
+                        confirmed_at=obs.last_seen if obs else None,
+                        last_checked_at=state.last_checked_at if state else None,
+                        failing=bool(state and state.consecutive_failures),
+                    )
+                )
+        return out
+
+    def products_of(self, listing_ids: Iterable[int]) -> set[str]:
+        ids = list(listing_ids)
+        if not ids:
+            return set()
+        with self.session() as s:
+            return set(s.scalars(select(ListingRow.product_id).where(ListingRow.id.in_(ids))))
+
+    def guide_state(self, guide_id: str) -> GuideState | None:
+        with self.session() as s:
+            return s.get(GuideState, guide_id)
+
+    def save_guide_state(
+        self, guide_id: str, *, fingerprint: str, bands: str, as_of: datetime | None, now: datetime
+    ) -> None:
+        with self.session() as s:
+            row = s.get(GuideState, guide_id)
+            if row is None:
+                row = GuideState(id=guide_id)
+                s.add(row)
+            row.fingerprint, row.bands, row.as_of, row.rendered_at = fingerprint, bands, as_of, now
 
     def listing_states(self) -> dict[int, ListingState]:
         with self.session() as s:

@@ -1,0 +1,404 @@
+"""Render guides: the Quick Picks table's price range and Buy columns and the
+"as of" line, as whole files from jinja2 templates or in place inside existing
+articles.
+
+A guide is re-rendered only when something a reader sees has changed (a band, a
+Buy link, an availability, the editorial text, the template) or when its "as
+of" line has grown older than ``refresh_after``. Files are written atomically
+(a temporary file, then a rename) and only when their bytes change, so the
+publishing pipeline sees no half-written file and no needless update.
+
+Scraped values reach templates only as data, autoescaped in HTML and escaped
+for Markdown; they are never used as template source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+from markupsafe import Markup, escape
+
+from tracker.bands import AVAILABLE, UNAVAILABLE, ProductView, product_view
+from tracker.config import Config, Guide
+from tracker.errors import RenderError
+from tracker.money import format_amount
+from tracker.store import Store
+
+__all__ = [
+    "GuideView",
+    "RenderResult",
+    "atomic_write",
+    "build_view",
+    "render_guides",
+    "update_markers",
+]
+
+log = logging.getLogger(__name__)
+
+WRITTEN, UNCHANGED, OUTDATED = "written", "unchanged", "outdated"
+
+
+@dataclass(frozen=True, slots=True)
+class GuideView:
+    guide: Guide
+    products: tuple[ProductView, ...]
+    as_of: datetime | None
+    generated_at: datetime
+
+    def fingerprint(self, template_sources: Iterable[str] = ()) -> str:
+        """A hash of everything a reader sees except the as-of time."""
+        data = [self.guide.title, self.guide.disclaimer, [p.display() for p in self.products]]
+        digest = hashlib.sha256(json.dumps(data, default=str).encode())
+        for source in template_sources:
+            digest.update(source.encode())
+        return digest.hexdigest()
+
+    def as_of_text(self) -> str:
+        if self.as_of is None:
+            return "not yet checked"
+        local = self.as_of.astimezone(ZoneInfo(self.guide.timezone))
+        return local.strftime(self.guide.as_of_format)
+
+
+@dataclass(slots=True)
+class RenderResult:
+    """What rendering did, per guide: each output path with ``written``,
+    ``unchanged`` or (``--check``) ``outdated``."""
+
+    files: dict[str, list[tuple[Path, str]]] = field(default_factory=dict)
+
+    @property
+    def written(self) -> list[Path]:
+        return [p for items in self.files.values() for p, what in items if what == WRITTEN]
+
+    @property
+    def outdated(self) -> list[Path]:
+        return [p for items in self.files.values() for p, what in items if what == OUTDATED]
+
+
+def build_view(
+    config: Config,
+    guide: Guide,
+    store: Store,
+    *,
+    now: datetime,
+    previous_bands: Mapping[str, int] | None = None,
+) -> GuideView:
+    """What ``guide`` shows at ``now``."""
+    listings = store.current_listings(guide.products)
+    previous = previous_bands or {}
+    views = tuple(
+        product_view(
+            guide,
+            config.product(pid),
+            listings.get(pid, []),
+            now=now,
+            previous_band=previous.get(pid),
+        )
+        for pid in guide.products
+    )
+    times = [v.checked_at for v in views if v.checked_at is not None]
+    return GuideView(
+        guide=guide, products=views, as_of=min(times) if times else None, generated_at=now
+    )
+
+
+def render_guides(
+    config: Config,
+    store: Store,
+    *,
+    now: datetime,
+    only: Iterable[str] | None = None,
+    force: bool = False,
+    check: bool = False,
+) -> RenderResult:
+    """Re-render the guides whose displayed values changed (all with ``force``).
+
+    With ``check``, nothing is written: outputs that would change are reported
+    ``outdated``.
+    """
+    wanted = set(only) if only is not None else None
+    env = template_env(config)
+    result = RenderResult()
+    for guide in config.guides:
+        if wanted is not None and guide.id not in wanted:
+            continue
+        result.files[guide.id] = _render_guide(config, guide, store, env, now, force, check)
+    return result
+
+
+def _render_guide(
+    config: Config,
+    guide: Guide,
+    store: Store,
+    env: jinja2.Environment,
+    now: datetime,
+    force: bool,
+    check: bool,
+) -> list[tuple[Path, str]]:
+    state = store.guide_state(guide.id)
+    previous = json.loads(state.bands) if state else {}
+    view = build_view(config, guide, store, now=now, previous_bands=previous)
+    templates = [_template(env, out.template) for out in guide.outputs]
+    fingerprint = view.fingerprint(_source(env, t) for t in templates)
+    due = (
+        force
+        or state is None
+        or state.fingerprint != fingerprint
+        or state.as_of is None
+        or (view.as_of is not None and now - state.as_of >= guide.refresh_after)
+        or any(not out.path.exists() for out in guide.outputs)
+    )
+    if not due:  # nothing a reader sees has changed: leave every file as it is
+        return [(out.path, UNCHANGED) for out in guide.outputs] + [
+            (path, UNCHANGED) for path in guide.inplace
+        ]
+    files: list[tuple[Path, str]] = []
+    for out, template in zip(guide.outputs, templates, strict=True):
+        text = _render(template, view, fmt=_format_of(out.path))
+        files.append((out.path, _write(out.path, text, check=check)))
+    for path in guide.inplace:
+        try:
+            original = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RenderError(f"guide {guide.id}: cannot read {path}: {exc.strerror}") from exc
+        text = update_markers(original, view, fmt=_format_of(path), source=str(path))
+        files.append((path, _write(path, text, check=check)))
+    if not check:
+        bands = {p.product.id: p.band_index for p in view.products if p.band_index is not None}
+        # a product with no current price keeps its last band for hysteresis
+        bands = {**{k: v for k, v in previous.items() if k in guide.products}, **bands}
+        store.save_guide_state(
+            guide.id, fingerprint=fingerprint, bands=json.dumps(bands), as_of=view.as_of, now=now
+        )
+    return files
+
+
+# -- templates -----------------------------------------------------------------------------------
+
+
+def template_env(config: Config) -> jinja2.Environment:
+    """Templates from the configured folder first, then the built-in ones."""
+    loaders: list[jinja2.BaseLoader] = []
+    if config.templates is not None:
+        loaders.append(jinja2.FileSystemLoader(str(config.templates)))
+    loaders.append(jinja2.PackageLoader("tracker", "templates"))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(["html", "htm", "html.j2", "htm.j2"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["md"] = markdown_escape
+    env.filters["money"] = lambda amount, currency=None: format_amount(amount, currency)
+    env.filters["jsonld"] = jsonld
+    env.filters["safe_url"] = safe_url
+    env.globals["product_jsonld"] = product_jsonld
+    return env
+
+
+def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(
+            f"template {name!r} not found in the templates folder or the built-in templates"
+        ) from exc
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(f"template {name}, line {exc.lineno}: {exc.message}") from exc
+
+
+def _source(env: jinja2.Environment, template: jinja2.Template) -> str:
+    assert env.loader is not None and template.name is not None
+    source, _, _ = env.loader.get_source(env, template.name)
+    return source
+
+
+def _render(template: jinja2.Template, view: GuideView, *, fmt: str) -> str:
+    try:
+        return template.render(
+            guide=view.guide, view=view, products=view.products, as_of=view.as_of_text(), fmt=fmt
+        )
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"template {template.name}: {exc}") from exc
+
+
+def _format_of(path: Path) -> str:
+    return "md" if path.suffix.lower() in (".md", ".markdown") else "html"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+
+
+def markdown_escape(value: object) -> str:
+    """Escape text for Markdown so scraped text cannot add links, HTML or tables."""
+    text = " ".join(str(value).split())
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("&", "&amp;")
+
+
+def safe_url(value: object) -> str:
+    """Only http(s) URLs become links; anything else (``javascript:``) becomes ``#``."""
+    url = str(value).strip()
+    return url if urlsplit(url).scheme in ("http", "https") else "#"
+
+
+def jsonld(value: Any) -> Markup:
+    """JSON for a ``<script type="application/ld+json">`` block that no text can close."""
+    text = json.dumps(value, ensure_ascii=False, default=str, indent=2)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
+
+
+def product_jsonld(view: GuideView) -> list[dict[str, Any]]:
+    """schema.org Product data for the products that have a current price.
+
+    An ``AggregateOffer`` (lowPrice, highPrice, offerCount) when several shops have
+    it, an ``Offer`` when one does; no ``priceValidUntil`` is invented. Products
+    without a current price get none: a Product without an offer is not valid for
+    Google's product snippets.
+    """
+    items = []
+    for p in view.products:
+        if p.best is None or p.low_price is None or p.high_price is None:
+            continue
+        currency = view.guide.currency
+        offer: dict[str, Any]
+        if p.offer_count > 1:
+            offer = {
+                "@type": "AggregateOffer",
+                "lowPrice": format_amount(p.low_price, currency),
+                "highPrice": format_amount(p.high_price, currency),
+                "offerCount": p.offer_count,
+                "priceCurrency": currency,
+                "availability": "https://schema.org/InStock",
+            }
+        else:
+            offer = {
+                "@type": "Offer",
+                "price": format_amount(p.low_price, currency),
+                "priceCurrency": currency,
+                "availability": "https://schema.org/InStock",
+                "url": safe_url(p.best.buy_url),
+                "seller": {"@type": "Organization", "name": p.best.listing.retailer},
+            }
+        items.append(
+            {
+                "@context": "https://schema.org",
+                "@type": "Product",
+                "name": p.product.name,
+                "offers": offer,
+            }
+        )
+    return items
+
+
+# -- in place --------------------------------------------------------------------------------------
+
+_MARKER = re.compile(
+    r"(?P<open><!--\s*tracker:(?P<field>[a-z-]+)(?:\s+(?P<product>[a-z0-9._-]+))?\s*-->)"
+    r"(?P<body>.*?)"
+    r"(?P<close><!--\s*/tracker\s*-->)",
+    re.DOTALL,
+)
+FIELDS = ("band", "buy", "availability", "as-of")
+
+
+def update_markers(text: str, view: GuideView, *, fmt: str, source: str = "<text>") -> str:
+    """Replace the content between ``<!-- tracker:FIELD PRODUCT -->`` and
+    ``<!-- /tracker -->``; every other byte stays as it was."""
+    products = {p.product.id: p for p in view.products}
+
+    def replace(match: re.Match[str]) -> str:
+        name, pid = match["field"], match["product"]
+        line = text.count("\n", 0, match.start()) + 1
+        if name not in FIELDS:
+            raise RenderError(
+                f"{source}, line {line}: unknown marker tracker:{name} (known: {', '.join(FIELDS)})"
+            )
+        if name == "as-of":
+            value = _esc(view.as_of_text(), fmt)
+        else:
+            if pid is None or pid not in products:
+                raise RenderError(
+                    f"{source}, line {line}: tracker:{name} needs one of this guide's products "
+                    f"({', '.join(products)}), got {pid!r}"
+                )
+            value = _cell(name, products[pid], fmt)
+        return match["open"] + value + match["close"]
+
+    return _MARKER.sub(replace, text)
+
+
+def _esc(value: str, fmt: str) -> str:
+    return markdown_escape(value) if fmt == "md" else str(escape(value))
+
+
+def _cell(name: str, p: ProductView, fmt: str) -> str:
+    if name == "band":
+        return _esc(p.band or "—", fmt)
+    if name == "availability":
+        return {AVAILABLE: "In stock", UNAVAILABLE: "Currently unavailable"}.get(p.status, "—")
+    # buy
+    if p.best is None:
+        return "Currently unavailable" if p.status == UNAVAILABLE else "—"
+    label = f"Buy at {p.best.listing.retailer}"
+    url = safe_url(p.best.buy_url)
+    if fmt == "md":
+        return f"[{markdown_escape(label)}](<{url.replace('>', '%3E')}>)"
+    return f'<a href="{escape(url)}" rel="sponsored nofollow">{escape(label)}</a>'
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def _write(path: Path, text: str, *, check: bool) -> str:
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return UNCHANGED
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise RenderError(f"cannot read {path}: {exc.strerror}") from exc
+    if check:
+        return OUTDATED
+    atomic_write(path, data)
+    log.info("wrote %s", path)
+    return WRITTEN
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if path.exists():
+                os.chmod(tmp, path.stat().st_mode & 0o777)
+            else:
+                os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -162,6 +163,10 @@ def test_demo_leaves_a_history_with_price_changes(tmp_path: Path) -> None:
     # the config the demo used works afterwards
     again = tracker("--config", str(out / "config.toml"), "history", "topping-l50")
     assert again.returncode == 0 and "TOPPING Direct" in again.stdout
+    env = dict(os.environ, TRACKER_CONFIG=str(out / "config.toml"))
+    current = tracker("render", "--check", env=env)
+    assert current.returncode == 0, current.stdout + current.stderr
+    assert "unchanged" in current.stdout
 
 
 def _commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:

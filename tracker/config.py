@@ -32,11 +32,14 @@ __all__ = [
     "DEFAULT_USER_AGENT",
     "Bands",
     "Config",
+    "EmailSettings",
     "FetchSettings",
     "Guide",
     "GuideOutput",
     "Listing",
     "Product",
+    "QuarantineSettings",
+    "ReportSettings",
     "Site",
     "TrackerSettings",
     "config_path",
@@ -166,6 +169,35 @@ class Guide:
 
 
 @dataclass(frozen=True, slots=True)
+class QuarantineSettings:
+    """Which changes wait for an editor before they reach a guide."""
+
+    enabled: bool = True
+    max_change: Decimal = Decimal("0.5")  # a price move larger than this fraction in one step
+    currency_change: bool = True  # a listing's currency changing
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSettings:
+    host: str
+    sender: str
+    recipients: tuple[str, ...]
+    port: int = 587
+    starttls: bool = True
+    username: str | None = None
+    password_env: str | None = None  # the environment variable holding the password
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSettings:
+    stale_after: timedelta = timedelta(hours=48)  # a listing not checked successfully for this long
+    timezone: str = "UTC"
+    email: EmailSettings | None = None
+    webhook: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path | None
     tracker: TrackerSettings = TrackerSettings()
@@ -173,6 +205,8 @@ class Config:
     sites: tuple[Site, ...] = ()
     products: tuple[Product, ...] = ()
     guides: tuple[Guide, ...] = ()
+    quarantine: QuarantineSettings = QuarantineSettings()
+    report: ReportSettings = ReportSettings()
     templates: Path | None = None  # the folder guide templates are looked up in first
     feed: Path | None = None  # where `latest.json` is written
 
@@ -250,6 +284,8 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
     _check_unique(products)
     known = {p.id for p in products}
     guides = tuple(_guide(t, base, tracker.timezone, known) for t in root.array("guides"))
+    quarantine = _quarantine(root.table("quarantine"))
+    report = _report(root.table("report"), tracker.timezone)
     root.done()
     _check_unique_guides(guides)
     return Config(
@@ -259,6 +295,8 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
         sites=sites,
         products=products,
         guides=guides,
+        quarantine=quarantine,
+        report=report,
         templates=templates,
         feed=feed,
     )
@@ -620,6 +658,51 @@ def _bands(t: _Table, currency: str) -> Bands:
     if found is None:
         raise t.error(currency, f"no bands for the guide's currency {currency}")
     return found
+
+
+def _quarantine(t: _Table) -> QuarantineSettings:
+    d = QuarantineSettings()
+    max_change = _decimal(t, "max_change", t.get("max_change", (int, float), d.max_change))
+    settings = QuarantineSettings(
+        enabled=t.get("enabled", bool, d.enabled),
+        max_change=max_change,
+        currency_change=t.get("currency_change", bool, d.currency_change),
+    )
+    t.done()
+    return settings
+
+
+def _report(t: _Table, timezone: str) -> ReportSettings:
+    tz = t.text("timezone", timezone)
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise t.error("timezone", f"unknown time zone {tz!r} (use an IANA name)") from exc
+    email = None
+    if "email" in t.data:
+        e = t.table("email")
+        recipients = _strings(e, "recipients")
+        if not recipients:
+            raise e.error("recipients", "give at least one address")
+        email = EmailSettings(
+            host=str(e.text("host", required=True)),
+            port=e.integer("port", 587, minimum=1),
+            starttls=e.get("starttls", bool, True),
+            username=e.text("username"),
+            password_env=e.text("password_env"),
+            sender=str(e.text("sender", required=True)),
+            recipients=tuple(recipients),
+            timeout=e.number("timeout", 30.0, minimum=1),
+        )
+        e.done()
+    settings = ReportSettings(
+        stale_after=_duration(t, "stale_after", timedelta(hours=48)),
+        timezone=tz,
+        email=email,
+        webhook=_http_url(t, "webhook"),
+    )
+    t.done()
+    return settings
 
 
 def _check_unique_guides(guides: tuple[Guide, ...]) -> None:

@@ -20,11 +20,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from tracker.config import Config
+from tracker.detect import quarantine_policy
 from tracker.extract import extract
 from tracker.fetch import Fetcher, FetchResult, origin_of
 from tracker.models import Offer, PageStatus
 from tracker.money import format_amount
-from tracker.store import CHANGED, NEW, UNCHANGED, CheckResult, ListingRef, Store
+from tracker.store import CHANGED, HELD, NEW, UNCHANGED, CheckResult, ListingRef, Store
 
 __all__ = [
     "CheckReport",
@@ -56,6 +57,7 @@ class RunSummary:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    held: int = 0  # suspicious changes waiting for an editor
     failures: Counter[str] = field(default_factory=Counter)
     changed_listings: list[int] = field(default_factory=list)
     started_at: datetime | None = None
@@ -80,6 +82,8 @@ class RunSummary:
             self.changed_listings.append(listing_id)
         elif outcome == UNCHANGED:
             self.unchanged += 1
+        elif outcome == HELD:
+            self.held += 1
         else:
             self.failures[outcome] += 1
 
@@ -90,6 +94,7 @@ class RunSummary:
             "new": self.new,
             "changed": self.changed,
             "unchanged": self.unchanged,
+            "held": self.held,
             "failed": self.failed,
             "failures": dict(sorted(self.failures.items())),
         }
@@ -116,10 +121,12 @@ def classify(
         error=error,
         http_status=fetched.status,
         attempts=fetched.attempts,
-        bytes=len(fetched.body) if fetched.body else None,
+        size=len(fetched.body) if fetched.body else None,
         etag=fetched.etag,
         last_modified=fetched.last_modified,
         final_url=fetched.final_url if fetched.final_url != fetched.url else None,
+        page=fetched.body if failure and fetched.body else None,
+        content_type=fetched.content_type,
     )
 
 
@@ -223,6 +230,7 @@ async def _run(
     on_result: ResultHook | None,
 ) -> None:
     queue = iter(interleave_by_host(listings))
+    policy = quarantine_policy(config, listings)
     pending: list[tuple[ListingRef, CheckResult]] = []
     lock = asyncio.Lock()
 
@@ -233,7 +241,7 @@ async def _run(
             if not batch:
                 return
             outcomes = await asyncio.to_thread(
-                store.record, [r for _, r in batch], run_id=summary.run_id
+                store.record, [r for _, r in batch], run_id=summary.run_id, policy=policy
             )
             for (listing, result), outcome in zip(batch, outcomes, strict=True):
                 summary.add(listing.id, outcome)

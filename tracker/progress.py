@@ -27,7 +27,7 @@ from rich.table import Table
 
 from tracker.money import format_amount
 from tracker.pipeline import CheckReport, RunSummary
-from tracker.store import CHANGED, NEW, UNCHANGED, CheckResult, HistoryRow, ListingRef
+from tracker.store import CHANGED, HELD, NEW, UNCHANGED, CheckResult, HistoryRow, ListingRef
 
 __all__ = ["RunProgress", "describe_check", "history_table"]
 
@@ -73,7 +73,7 @@ class RunProgress:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
             self._progress.update(self._task, description=escape(listing.retailer))
-            if outcome not in (NEW, CHANGED, UNCHANGED):
+            if outcome not in (NEW, CHANGED, UNCHANGED, HELD):
                 self._progress.console.print(
                     f"[red]failed[/red] {escape(listing.product_id)} @ {escape(listing.retailer)}:"
                     f" {escape(outcome)}: {escape(result.error or '')}"
@@ -82,7 +82,7 @@ class RunProgress:
         if not self.enabled:
             return
         offer = result.offer
-        if outcome in (NEW, CHANGED, UNCHANGED):
+        if outcome in (NEW, CHANGED, UNCHANGED, HELD):
             price = (
                 f"{format_amount(offer.price, offer.currency)} {offer.currency or ''}".strip()
                 if offer and offer.price is not None
@@ -115,6 +115,8 @@ class RunProgress:
             f"checked {summary.checked} listings: {summary.changed} changed, {summary.new} new, "
             f"{summary.unchanged} unchanged, {summary.failed} failed"
         )
+        if summary.held:
+            line += f"; {summary.held} held for review (tracker report)"
         if summary.failures:
             kinds = ", ".join(f"{k}: {n}" for k, n in sorted(summary.failures.items()))
             line += f" ({kinds})"

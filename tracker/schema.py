@@ -27,6 +27,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -39,12 +40,16 @@ from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "Base",
+    "FailurePage",
     "FetchLog",
     "GuideState",
     "ListingRow",
     "ListingState",
     "Observation",
     "ProductRow",
+    "Quarantine",
+    "RenderLog",
+    "ReportLog",
     "Run",
 ]
 
@@ -155,7 +160,9 @@ class ListingState(Base):
     __tablename__ = "listing_state"
 
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), primary_key=True)
+    # the published state; a suspicious new state waits in pending_observation_id
     observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"))
+    pending_observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"))
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # the last good price survives failures and price-less pages
@@ -213,3 +220,55 @@ class GuideState(Base):
     bands: Mapped[str] = mapped_column(Text)  # JSON: product id -> band index
     as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rendered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Quarantine(Base):
+    """A suspicious change, recorded but not published until an editor decides."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id"))
+    previous_observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # approved/rejected/...
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FailurePage(Base):
+    """The last page a failing listing answered with, kept for diagnosis."""
+
+    __tablename__ = "failure_pages"
+
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), primary_key=True)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    url: Mapped[str] = mapped_column(String(2000))
+    failure: Mapped[str] = mapped_column(String(40))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RenderLog(Base):
+    """Each time a guide was re-rendered, and which displayed values changed."""
+
+    __tablename__ = "render_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guide_id: Mapped[str] = mapped_column(String(200), index=True)
+    rendered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changes: Mapped[str] = mapped_column(Text)  # JSON list of per-product changes
+    files: Mapped[str] = mapped_column(Text)  # JSON list of written paths
+
+
+class ReportLog(Base):
+    """What each report covered, for ``tracker report --since-last``."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)

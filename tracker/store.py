@@ -9,9 +9,9 @@ a crash leaves whole checks or none.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from importlib import resources
@@ -21,19 +21,21 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from tracker.bands import CurrentListing
 from tracker.config import Config
 from tracker.errors import StoreError
 from tracker.models import Availability, Offer, PageStatus
 from tracker.schema import (
+    FailurePage,
     FetchLog,
     GuideState,
     ListingRow,
     ListingState,
     Observation,
     ProductRow,
+    Quarantine,
     Run,
 )
 
@@ -51,6 +53,31 @@ log = logging.getLogger(__name__)
 NEW = "new"
 CHANGED = "changed"
 UNCHANGED = "unchanged"
+HELD = "held"  # a suspicious change waits for an editor
+# quarantine states
+PENDING, APPROVED, REJECTED, SUPERSEDED = "pending", "approved", "rejected", "superseded"
+MAX_SAVED_PAGE = 2_000_000
+
+QuarantinePolicy = Callable[[int, "Observation | None", Offer], "str | None"]
+"""(listing id, the published state or None, the new offer) -> why it is suspicious, or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineItem:
+    id: int
+    listing_id: int
+    product_id: str
+    retailer: str
+    url: str
+    reason: str
+    detected_at: datetime
+    status: str
+    decided_at: datetime | None
+    old_price: Decimal | None
+    old_currency: str | None
+    new_price: Decimal | None
+    new_currency: str | None
+    new_availability: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +111,12 @@ class CheckResult:
     error: str | None = None
     http_status: int | None = None
     attempts: int = 1
-    bytes: int | None = None
+    size: int | None = None  # body bytes
     etag: str | None = None
     last_modified: str | None = None
     final_url: str | None = None
+    page: bytes | None = None  # the body of a failing page, kept for diagnosis
+    content_type: str | None = None
 
     @property
     def is_observation(self) -> bool:
@@ -284,10 +313,18 @@ class Store:
 
     # -- recording -----------------------------------------------------------------------------
 
-    def record(self, results: Sequence[CheckResult], *, run_id: int | None = None) -> list[str]:
+    def record(
+        self,
+        results: Sequence[CheckResult],
+        *,
+        run_id: int | None = None,
+        policy: QuarantinePolicy | None = None,
+    ) -> list[str]:
         """Record a batch of checks in one transaction; the outcome of each, in order.
 
-        Outcomes: ``new`` (first state), ``changed``, ``unchanged``, or the failure kind.
+        Outcomes: ``new`` (first state), ``changed``, ``unchanged``, ``held`` (a
+        suspicious change that ``policy`` sent to quarantine, or a page still
+        showing it), or the failure kind.
         """
         if not results:
             return []
@@ -297,10 +334,23 @@ class Store:
                 st.listing_id: st
                 for st in s.scalars(select(ListingState).where(ListingState.listing_id.in_(ids)))
             }
-            obs_ids = [st.observation_id for st in states.values() if st.observation_id]
+            obs_ids = [
+                i
+                for st in states.values()
+                for i in (st.observation_id, st.pending_observation_id)
+                if i
+            ]
             current = {
                 o.id: o for o in s.scalars(select(Observation).where(Observation.id.in_(obs_ids)))
             }
+            rejected: dict[int, set[tuple[Any, ...]]] = {}
+            stmt = (
+                select(Quarantine.listing_id, Observation)
+                .join(Observation, Observation.id == Quarantine.observation_id)
+                .where(Quarantine.listing_id.in_(ids), Quarantine.status == REJECTED)
+            )
+            for listing_id, o in s.execute(stmt).all():
+                rejected.setdefault(listing_id, set()).add(_key_of(o))
             outcomes = []
             for result in results:
                 state = states.get(result.listing_id)
@@ -308,10 +358,8 @@ class Store:
                     state = ListingState(listing_id=result.listing_id, consecutive_failures=0)
                     s.add(state)
                     states[result.listing_id] = state
-                obs = current.get(state.observation_id) if state.observation_id else None
-                outcome, new_obs = _apply(s, state, obs, result)
-                if new_obs is not None:
-                    current[new_obs.id] = new_obs
+                recorder = _Recorder(s, state, current, rejected.get(result.listing_id, set()))
+                outcome = recorder.apply(result, policy)
                 s.add(
                     FetchLog(
                         listing_id=result.listing_id,
@@ -322,13 +370,60 @@ class Store:
                         outcome=outcome,
                         error=result.error,
                         attempts=result.attempts,
-                        bytes=result.bytes,
+                        bytes=result.size,
                     )
                 )
                 outcomes.append(outcome)
             return outcomes
 
-    # -- reading -------------------------------------------------------------------------------
+    # -- quarantine ----------------------------------------------------------------------------
+
+    def quarantined(self, *, status: str | None = PENDING) -> list[QuarantineItem]:
+        """Quarantined changes (pending ones by default), oldest first."""
+        old = aliased(Observation)
+        stmt = (
+            select(Quarantine, Observation, old, ListingRow)
+            .join(Observation, Observation.id == Quarantine.observation_id)
+            .outerjoin(old, old.id == Quarantine.previous_observation_id)
+            .join(ListingRow, ListingRow.id == Quarantine.listing_id)
+            .order_by(Quarantine.id)
+        )
+        if status is not None:
+            stmt = stmt.where(Quarantine.status == status)
+        with self.session() as s:
+            return [_quarantine_item(q, new, prev, lrow) for q, new, prev, lrow in s.execute(stmt)]
+
+    def decide(self, quarantine_id: int, *, approve: bool, now: datetime) -> QuarantineItem:
+        """Approve (publish) or reject a quarantined change."""
+        with self.session() as s:
+            q = s.get(Quarantine, quarantine_id)
+            if q is None:
+                raise StoreError(
+                    f"no quarantined change {quarantine_id}: `tracker report` lists them"
+                )
+            if q.status != PENDING:
+                raise StoreError(f"quarantined change {quarantine_id} is already {q.status}")
+            state = s.get(ListingState, q.listing_id)
+            new = s.get(Observation, q.observation_id)
+            assert state is not None and new is not None
+            if state.pending_observation_id == q.observation_id:
+                state.pending_observation_id = None
+                if approve:
+                    state.observation_id = new.id
+                    if new.price is not None:
+                        state.last_price, state.last_currency = new.price, new.currency
+                        state.last_price_at = new.last_seen
+            q.status = APPROVED if approve else REJECTED
+            q.decided_at = now
+            s.flush()
+            prev = (
+                s.get(Observation, q.previous_observation_id) if q.previous_observation_id else None
+            )
+            lrow = s.get(ListingRow, q.listing_id)
+            assert lrow is not None
+            return _quarantine_item(q, new, prev, lrow)
+
+        # -- reading -------------------------------------------------------------------------------
 
     def product_exists(self, product_id: str) -> bool:
         with self.session() as s:
@@ -425,59 +520,157 @@ class Store:
             return {st.listing_id: st for st in s.scalars(select(ListingState))}
 
 
-def _apply(
-    s: Session, state: ListingState, obs: Observation | None, r: CheckResult
-) -> tuple[str, Observation | None]:
-    """Update ``state`` (and the current observation) for one check."""
-    t = r.checked_at
-    state.last_checked_at = t
-    if r.final_url:
-        state.final_url = r.final_url
-    if r.not_modified and obs is not None:
-        obs.last_seen = max(obs.last_seen, t)
-        obs.checks += 1
+def _key_of(o: Observation) -> tuple[Any, ...]:
+    return (o.status, o.price, o.currency, o.availability)
+
+
+def _offer_key(offer: Offer) -> tuple[Any, ...]:
+    availability = offer.availability.value if offer.availability else None
+    return (offer.status.value, offer.price, offer.currency, availability)
+
+
+class _Recorder:
+    """Applies one check to a listing's state inside a transaction."""
+
+    def __init__(
+        self,
+        s: Session,
+        state: ListingState,
+        current: dict[int, Observation],
+        rejected: set[tuple[Any, ...]],
+    ) -> None:
+        self.s, self.state, self.current, self.rejected = s, state, current, rejected
+        self.published = current.get(state.observation_id) if state.observation_id else None
+        self.pending = (
+            current.get(state.pending_observation_id) if state.pending_observation_id else None
+        )
+
+    def apply(self, r: CheckResult, policy: QuarantinePolicy | None) -> str:
+        state, t = self.state, r.checked_at
+        state.last_checked_at = t
+        if r.final_url:
+            state.final_url = r.final_url
+        if r.not_modified and (self.pending or self.published) is not None:
+            _extend(self.pending or self.published, t)  # type: ignore[arg-type]
+            _succeeded(state, t)
+            return HELD if self.pending is not None else UNCHANGED
+        if not r.is_observation:
+            return self.failed(r)
+        offer = r.offer
+        assert offer is not None
+        key = _offer_key(offer)
+        if key in self.rejected:  # an editor said this value is wrong; the page still shows it
+            return self.failed(
+                replace(r, failure="rejected", error="the page still shows a rejected value")
+            )
         _succeeded(state, t)
-        return UNCHANGED, None
-    if not r.is_observation:
+        state.etag, state.last_modified = r.etag, r.last_modified
+        if offer.title:
+            state.title = offer.title
+        if self.pending is not None:
+            if _key_of(self.pending) == key:
+                _extend(self.pending, t)
+                return HELD
+            self.supersede(t)
+        if self.published is not None and _key_of(self.published) == key:
+            _extend(self.published, t)
+            return UNCHANGED
+        new = self.observe(r.listing_id, offer, t)
+        previous = self.published
+        reason = policy(r.listing_id, previous, offer) if policy is not None else None
+        if reason:
+            state.pending_observation_id = new.id
+            self.s.add(
+                Quarantine(
+                    listing_id=r.listing_id,
+                    observation_id=new.id,
+                    previous_observation_id=previous.id if previous else None,
+                    reason=reason,
+                    detected_at=t,
+                    status=PENDING,
+                )
+            )
+            return HELD
+        state.observation_id = new.id
+        if offer.price is not None:
+            state.last_price, state.last_currency, state.last_price_at = (
+                offer.price,
+                offer.currency,
+                t,
+            )
+        return NEW if previous is None else CHANGED
+
+    def failed(self, r: CheckResult) -> str:
+        state, t = self.state, r.checked_at
         state.consecutive_failures = (state.consecutive_failures or 0) + 1
         state.failing_since = state.failing_since or t
         kind = r.failure or (r.offer.status.value if r.offer else "error")
         state.last_failure_kind = kind
         state.last_error = r.error or (r.offer.reason if r.offer else None)
-        return kind, None
-    offer = r.offer
-    assert offer is not None
-    _succeeded(state, t)
-    state.etag, state.last_modified = r.etag, r.last_modified
-    if offer.title:
-        state.title = offer.title
-    if offer.price is not None:
-        state.last_price, state.last_currency, state.last_price_at = offer.price, offer.currency, t
-    availability = offer.availability.value if offer.availability else None
-    if obs is not None and (obs.status, obs.price, obs.currency, obs.availability) == (
-        offer.status.value,
-        offer.price,
-        offer.currency,
-        availability,
-    ):
-        obs.last_seen = max(obs.last_seen, t)
-        obs.checks += 1
-        return UNCHANGED, None
-    new = Observation(
-        listing_id=r.listing_id,
-        status=offer.status.value,
-        price=offer.price,
-        currency=offer.currency,
-        availability=availability,
-        method=offer.method,
-        first_seen=t,
-        last_seen=t,
-        checks=1,
+        if r.page:
+            page = self.s.get(FailurePage, r.listing_id)
+            if page is None:
+                page = FailurePage(listing_id=r.listing_id)
+                self.s.add(page)
+            page.saved_at, page.url, page.failure = t, r.final_url or "", kind
+            page.http_status, page.content_type = r.http_status, r.content_type
+            page.body = r.page[:MAX_SAVED_PAGE]
+        return kind
+
+    def observe(self, listing_id: int, offer: Offer, t: datetime) -> Observation:
+        new = Observation(
+            listing_id=listing_id,
+            status=offer.status.value,
+            price=offer.price,
+            currency=offer.currency,
+            availability=offer.availability.value if offer.availability else None,
+            method=offer.method,
+            first_seen=t,
+            last_seen=t,
+            checks=1,
+        )
+        self.s.add(new)
+        self.s.flush()
+        self.current[new.id] = new
+        return new
+
+    def supersede(self, t: datetime) -> None:
+        """The page moved on from a held value before anyone decided on it."""
+        assert self.pending is not None
+        for q in self.s.scalars(
+            select(Quarantine).where(
+                Quarantine.observation_id == self.pending.id, Quarantine.status == PENDING
+            )
+        ):
+            q.status, q.decided_at = SUPERSEDED, t
+        self.state.pending_observation_id = None
+        self.pending = None
+
+
+def _extend(o: Observation, t: datetime) -> None:
+    o.last_seen = max(o.last_seen, t)
+    o.checks += 1
+
+
+def _quarantine_item(
+    q: Quarantine, new: Observation, prev: Observation | None, lrow: ListingRow
+) -> QuarantineItem:
+    return QuarantineItem(
+        id=q.id,
+        listing_id=q.listing_id,
+        product_id=lrow.product_id,
+        retailer=lrow.retailer,
+        url=lrow.url,
+        reason=q.reason,
+        detected_at=q.detected_at,
+        status=q.status,
+        decided_at=q.decided_at,
+        old_price=prev.price if prev else None,
+        old_currency=prev.currency if prev else None,
+        new_price=new.price,
+        new_currency=new.currency,
+        new_availability=new.availability,
     )
-    s.add(new)
-    s.flush()
-    state.observation_id = new.id
-    return (NEW if obs is None else CHANGED), new
 
 
 def _succeeded(state: ListingState, t: datetime) -> None:

@@ -8,7 +8,6 @@ real SQLite history behind.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from tracker.feed import schema_text
 from tracker.pipeline import Clock, run_once, utc_now
 from tracker.progress import RunProgress, history_table
 from tracker.publish import publish
-from tracker.render import atomic_write, build_view
+from tracker.render import atomic_write, build_view, shown_bands
 from tracker.shops import Fault, ShopFarm, demo_specs
 from tracker.store import Store, open_store
 
@@ -222,7 +221,7 @@ def _bands(config: Config, store: Store, guide_id: str, at: datetime) -> str:
     guide = next(g for g in config.guides if g.id == guide_id)
     state = store.guide_state(guide_id)
     view = build_view(
-        config, guide, store, now=at, previous_bands=json.loads(state.bands) if state else None
+        config, guide, store, now=at, previous_bands=shown_bands(state.bands if state else None)
     )
     return ", ".join(f"{p.product.id} {p.band or '—'}" for p in view.products)
 

@@ -17,7 +17,7 @@ from tracker.bands import ProductView
 from tracker.config import Config
 from tracker.errors import RenderError
 from tracker.money import format_amount
-from tracker.render import GuideView, atomic_write, build_view, safe_url
+from tracker.render import GuideView, atomic_write, build_view, safe_url, shown_bands
 from tracker.store import Store
 
 __all__ = ["FEED_VERSION", "build_feed", "schema_text", "write_feed"]
@@ -88,7 +88,7 @@ def build_feed(config: Config, store: Store, *, now: datetime) -> dict[str, Any]
     for guide in config.guides:
         # hysteresis: bands move from the ones the guide last showed
         state = store.guide_state(guide.id)
-        previous = json.loads(state.bands) if state else None
+        previous = shown_bands(state.bands if state else None)
         shown.append(_guide(build_view(config, guide, store, now=now, previous_bands=previous)))
     return {"version": FEED_VERSION, "generated_at": _time(now), "guides": shown}
 

@@ -150,7 +150,8 @@ def _render_guide(
     check: bool,
 ) -> list[tuple[Path, str]]:
     state = store.guide_state(guide.id)
-    previous = json.loads(state.bands) if state else {}
+    shown = _shown(state.bands if state else None)
+    previous = shown_bands(state.bands if state else None)
     view = build_view(config, guide, store, now=now, previous_bands=previous)
     templates = [_template(env, out.template) for out in guide.outputs]
     fingerprint = view.fingerprint(_source(env, t) for t in templates)
@@ -178,13 +179,61 @@ def _render_guide(
         text = update_markers(original, view, fmt=_format_of(path), source=str(path))
         files.append((path, _write(path, text, check=check)))
     if not check:
-        bands = {p.product.id: p.band_index for p in view.products if p.band_index is not None}
-        # a product with no current price keeps its last band for hysteresis
-        bands = {**{k: v for k, v in previous.items() if k in guide.products}, **bands}
+        now_shown = {p.product.id: _display(p) for p in view.products}
+        for pid, d in now_shown.items():
+            # a product with no current price keeps its last band for hysteresis
+            if d["band_index"] is None and pid in shown:
+                d["band_index"] = shown[pid].get("band_index")
         store.save_guide_state(
-            guide.id, fingerprint=fingerprint, bands=json.dumps(bands), as_of=view.as_of, now=now
+            guide.id,
+            fingerprint=fingerprint,
+            bands=json.dumps(now_shown),
+            as_of=view.as_of,
+            now=now,
         )
+        written = [str(path) for path, what in files if what == WRITTEN]
+        if written:
+            changes = [
+                {"product": pid, "before": shown.get(pid), "after": d}
+                for pid, d in now_shown.items()
+                if _visible(shown.get(pid)) != _visible(d)
+            ]
+            store.log_render(guide.id, now=now, changes=changes, files=written)
     return files
+
+
+def _display(p: ProductView) -> dict[str, Any]:
+    return {
+        "band_index": p.band_index,
+        "band": p.band,
+        "status": p.status,
+        "retailer": p.best.listing.retailer if p.best else None,
+        "buy": p.best.buy_url if p.best else None,
+    }
+
+
+def _visible(d: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    if d is None:
+        return None
+    return (d.get("band"), d.get("status"), d.get("retailer"), d.get("buy"))
+
+
+def shown_bands(raw: str | None) -> dict[str, int]:
+    """The band index each product last showed (the basis for hysteresis)."""
+    return {
+        pid: d["band_index"] for pid, d in _shown(raw).items() if d.get("band_index") is not None
+    }
+
+
+def _shown(raw: str | None) -> dict[str, dict[str, Any]]:
+    """What the guide last showed, per product."""
+    if not raw:
+        return {}
+    data = json.loads(raw)
+    return {
+        pid: value if isinstance(value, dict) else {"band_index": value}
+        for pid, value in data.items()
+    }
 
 
 # -- templates -----------------------------------------------------------------------------------

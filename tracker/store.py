@@ -8,6 +8,7 @@ a crash leaves whole checks or none.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ from tracker.schema import (
     Observation,
     ProductRow,
     Quarantine,
+    RenderLog,
     Run,
 )
 
@@ -514,6 +516,19 @@ class Store:
                 row = GuideState(id=guide_id)
                 s.add(row)
             row.fingerprint, row.bands, row.as_of, row.rendered_at = fingerprint, bands, as_of, now
+
+    def log_render(
+        self, guide_id: str, *, now: datetime, changes: list[dict[str, Any]], files: list[str]
+    ) -> None:
+        with self.session() as s:
+            s.add(
+                RenderLog(
+                    guide_id=guide_id,
+                    rendered_at=now,
+                    changes=json.dumps(changes),
+                    files=json.dumps(files),
+                )
+            )
 
     def listing_states(self) -> dict[int, ListingState]:
         with self.session() as s:

@@ -506,6 +506,54 @@ CASES = [
         "USD",
     ),
     Case(
+        "heuristic-skips-carousel-cards",
+        page(
+            '<div id="dp-container"><h1><span id="productTitle">Amp</span></h1>'
+            '<div id="availability"><span>Currently unavailable.</span></div>'
+            '<div class="celwidget"><ol class="a-carousel">'
+            '<li class="a-carousel-card"><a href="/Other-Amp/dp/B0OTHER001">'
+            '<span class="a-price p13n-sc-price"><span class="a-offscreen">$169.00</span>'
+            "</span></a></li></ol></div></div>"
+        ),
+        None,
+        None,
+        OUT,
+        PageStatus.no_price,
+    ),
+    Case(
+        "heuristic-skips-cards-linking-to-other-products",
+        page(
+            '<div class="pdp"><h1>Drill</h1><p>Out of stock</p>'
+            '<div class="grid"><div class="card"><a href="/p/saw-2000">Saw 2000 '
+            '<span class="price">$59.00</span></a></div></div></div>'
+        ),
+        None,
+        None,
+        OUT,
+        PageStatus.no_price,
+        url="https://tools.example.com/p/drill-1000",
+    ),
+    Case(
+        "heuristic-keeps-price-linking-to-the-page-itself",
+        page(
+            '<div class="pdp"><h1>Drill</h1><a href="drill-1000#offers">'
+            '<span class="price">$89.00</span></a></div>'
+        ),
+        D("89.00"),
+        "USD",
+        url="https://tools.example.com/p/drill-1000",
+    ),
+    Case(
+        "heuristic-skips-header-cart-total",
+        page(
+            '<header><a class="cart-contents" href="/cart/">'
+            '<span class="woocommerce-Price-amount amount">£0.00</span></a></header>'
+            '<div class="summary"><h1>Amp</h1><p class="price">Price: £239.00</p></div>'
+        ),
+        D("239.00"),
+        "GBP",
+    ),
+    Case(
         "heuristic-price-split-by-comments",
         page('<h1>Cable</h1><div class="product-price">$<!-- -->90<!-- -->.<!-- -->74</div>'),
         D("90.74"),
@@ -526,6 +574,19 @@ CASES = [
         None,
         None,
         PageStatus.no_price,
+    ),
+    Case(
+        "meta-og-price-grouped-thousands",
+        page(
+            "<h1>DAC</h1>",
+            '<meta property="og:price:amount" content="1,299.00">'
+            '<meta property="og:price:currency" content="USD">',
+        ),
+        D("1299.00"),
+        "USD",
+        ANY,
+        PageStatus.ok,
+        "meta",
     ),
     # --- locale numbers and currency symbols ------------------------------------------------------
     Case(
@@ -730,9 +791,11 @@ CASES = [
         IN,
     ),
     Case(
-        "visible-oos-beats-structured-instock",
+        "stock-status-oos-beats-structured-instock",
         page(
-            '<main><h1>Weather station</h1><p class="price">54,50 €</p><p>Vypredané</p></main>',
+            '<main><h1>Weather station</h1><p class="price">54,50 €</p>'
+            '<ul class="availability-box"><li><strong>Vypredané</strong></li>'
+            "<li>Dostupné v 1 predajni</li></ul></main>",
             ld(product("54.50", "EUR", "http://schema.org/InStock", name="Weather station")),
             lang="sk",
         ),
@@ -741,6 +804,135 @@ CASES = [
         OUT,
         PageStatus.ok,
         "json-ld",
+    ),
+    Case(
+        "plain-oos-line-does-not-beat-structured-instock",
+        page(
+            '<main><h1>Weather station</h1><p class="price">54,50 €</p><p>Vypredané</p></main>',
+            ld(product("54.50", "EUR", "http://schema.org/InStock", name="Weather station")),
+            lang="sk",
+        ),
+        D("54.50"),
+        "EUR",
+        IN,
+    ),
+    Case(
+        "plain-oos-line-beats-instock-wording",
+        page('<main><h1>Mug</h1><p class="price">$9.00</p><p>Sold out</p><p>Buy now</p></main>'),
+        D("9.00"),
+        "USD",
+        OUT,
+    ),
+    Case(
+        "disabled-sold-out-button-beats-structured-instock",
+        page(
+            '<main><h1>Amp</h1><span class="price">$219.00</span><form action="/cart/add">'
+            '<button type="submit" name="add" class="product-form__submit" disabled>'
+            "<span>Sold out</span></button></form></main>",
+            ld(product("219.00", "USD", "InStock", name="Amp")),
+        ),
+        D("219.00"),
+        "USD",
+        OUT,
+    ),
+    Case(
+        "disabled-sold-out-variant-pill-is-not-strong",
+        page(
+            '<main><h1>Tee</h1><span class="price">$20.00</span><form action="/cart/add">'
+            '<button type="button" class="swatch" disabled>XL sold out</button>'
+            '<button type="submit" name="add">Add to cart</button></form></main>',
+            ld(product("20.00", "USD", "InStock", name="Tee")),
+        ),
+        D("20.00"),
+        "USD",
+        IN,
+    ),
+    Case(
+        "dawn-sold-out-badge-and-hidden-labels-ignored",
+        page(
+            '<main><div class="product__info-container"><h1>Schiit Magni</h1>'
+            '<div class="price price--large price--show-badge"><span class="price-item">'
+            "$149.00 USD</span>"
+            '<span class="badge price__badge-sold-out color-scheme-3">Sold out</span></div>'
+            '<fieldset><input type="radio" id="c-0" name="Color" value="Black">'
+            '<label for="c-0">Black<span class="visually-hidden label-unavailable">'
+            "Variant sold out or unavailable</span></label></fieldset>"
+            '<form action="/cart/add"><button type="submit" name="add">Add to cart</button>'
+            "</form></div></main>",
+            ld(product("149.00", "USD", "http://schema.org/InStock", name="Schiit Magni")),
+        ),
+        D("149.00"),
+        "USD",
+        IN,
+    ),
+    Case(
+        "state-badge-counts-in-its-state",
+        page(
+            '<main><h1>Schiit Magni</h1><div class="price price--sold-out">'
+            '<span class="price-item">$149.00</span>'
+            '<span class="badge price__badge-sold-out">Sold out</span></div></main>'
+        ),
+        D("149.00"),
+        "USD",
+        OUT,
+    ),
+    *[
+        Case(
+            f"unseen-oos-text-ignored-{name}",
+            page(
+                f'<main><h1>Lamp</h1><span class="price">$40.00</span>{hidden}'
+                "<button>Add to cart</button></main>"
+            ),
+            D("40.00"),
+            "USD",
+            IN,
+        )
+        for name, hidden in [
+            ("sr-only", '<span class="sr-only">Out of stock</span>'),
+            ("screen-reader-text", '<span class="screen-reader-text">Sold out</span>'),
+            ("hidden-class", '<p class="notice hidden">Sold out</p>'),
+            ("aria-hidden", '<p aria-hidden="true">Sold out</p>'),
+            ("hidden-attribute", "<p hidden>Sold out</p>"),
+            ("inline-style", '<p style="display:none">Sold out</p>'),
+        ]
+    ],
+    Case(
+        "page-wrapper-aria-hidden-behind-a-modal-still-read",
+        page(
+            '<div class="page" aria-hidden="true"><main><h1>Lamp</h1>'
+            '<span class="price">$40.00</span><p class="stock">Out of stock</p></main></div>'
+            '<div role="dialog" class="modal is-open">Sign up for our newsletter</div>',
+            ld(product("40.00", "USD", "InStock", name="Lamp")),
+        ),
+        D("40.00"),
+        "USD",
+        OUT,
+    ),
+    Case(
+        "store-pickup-status-is-not-strong",
+        page(
+            '<main><h1>Console</h1><span class="price">$24.990</span>'
+            '<div class="shipping"><div><p>Despacho a domicilio</p><span>Disponible</span></div>'
+            '<div><p class="unavailable">Retiro en tienda</p>'
+            '<strong><span class="unavailable">No Disponible</span></strong></div></div></main>',
+            ld(product("24990", "CLP", "InStock", name="Console")),
+            lang="es-CL",
+        ),
+        D("24990"),
+        "CLP",
+        IN,
+    ),
+    Case(
+        "back-in-stock-form-is-not-strong",
+        page(
+            '<main><h1>Kettle</h1><span class="price">$30.00</span>'
+            '<div class="back-in-stock-notify"><p class="stock-alert">Notify me when '
+            "available</p></div><button>Add to cart</button></main>",
+            ld(product("30.00", "USD", "InStock", name="Kettle")),
+        ),
+        D("30.00"),
+        "USD",
+        IN,
     ),
     Case(
         "disabled-add-to-cart",
@@ -935,6 +1127,58 @@ CASES = [
         url="https://www.amazon.com/dp/B000000",
     ),
     Case(
+        "builtin-amazon-by-markup-on-another-domain",
+        page(
+            '<div id="dp-container"><h1><span id="productTitle">Kettle</span></h1>'
+            '<div id="corePrice_feature_div"><span class="a-price priceToPay">'
+            '<span class="a-offscreen">$39.99</span></span>'
+            '<span class="basisPrice">List Price: <span class="a-price a-text-price">'
+            '<span class="a-offscreen">$59.99</span></span></span></div>'
+            '<div id="olp_feature_div"><a href="/gp/offer-listing/B0KETTLE01">New &amp; Used '
+            'from <span class="a-price"><span class="a-offscreen">$29.99</span></span></a></div>'
+            '<div id="availability"><span>In Stock</span></div></div>'
+        ),
+        D("39.99"),
+        "USD",
+        IN,
+        PageStatus.ok,
+        "site:amazon",
+        url="https://shop.example.net/dp/B0KETTLE01",
+    ),
+    Case(
+        "builtin-amazon-list-price-not-taken",
+        page(
+            '<span id="productTitle">Kettle</span><div id="corePrice_feature_div">'
+            '<span class="a-price a-text-price"><span class="a-offscreen">$59.99</span></span>'
+            '<span class="a-price"><span class="a-offscreen">$39.99</span></span></div>'
+        ),
+        D("39.99"),
+        "USD",
+        ANY,
+        PageStatus.ok,
+        "site:amazon",
+        url="https://www.amazon.com/dp/B000000",
+    ),
+    Case(
+        "builtin-magento-whole-number-attribute-keeps-decimals",
+        page(
+            '<div class="product-info-main"><h1 class="page-title"><span class="base">DAC'
+            '</span></h1><div class="price-box price-final_price"><span class="special-price">'
+            '<span data-price-amount="1299" data-price-type="finalPrice" class="price-wrapper">'
+            '<span class="price">1.299,00\u00a0€</span></span></span><span class="old-price">'
+            '<span data-price-amount="1399" data-price-type="oldPrice" class="price-wrapper">'
+            '<span class="price">1.399,00\u00a0€</span></span></span></div>'
+            '<div class="stock unavailable"><span>Nicht vorrätig</span></div></div>',
+            '<script type="text/x-magento-init">{}</script>',
+            lang="de",
+        ),
+        D("1299.00"),
+        "EUR",
+        OUT,
+        PageStatus.ok,
+        "site:magento",
+    ),
+    Case(
         "builtin-shopify-by-marker",
         page(
             '<div class="product"><h1>Mug</h1><span data-product-price>$18.00</span>'
@@ -1043,6 +1287,18 @@ def test_fixture_pages() -> None:
         }
         want_fields = {k: v for k, v in want.items() if k != "url"}
         assert got == want_fields, name
+
+
+def test_whole_number_price_attribute_keeps_the_decimals_shown() -> None:
+    case = next(c for c in CASES if c.id.startswith("builtin-magento-whole-number"))
+    offer = extract(case.html)
+    assert str(offer.price) == "1299.00"
+
+
+def test_builtin_amazon_matches_by_markup() -> None:
+    amazon = rules_for("https://shop.example.net/x", '<div id="dp-container" class="a">')
+    assert amazon is not None and amazon.name == "amazon"
+    assert rules_for("https://shop.example.net/x", '<span class="a-offscreen">$1</span>')
 
 
 def test_builtin_rules_load_and_match() -> None:

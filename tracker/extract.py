@@ -11,12 +11,17 @@ Methods, in order (the first that yields a positive price wins; ``Offer.method``
    inside ``@graph`` or lists, keys matched case-insensitively, broken JSON repaired when cheap.
 3. ``microdata`` - ``itemprop=price`` (``content`` first, else text) with ``priceCurrency`` and
    ``availability`` from the same ``itemscope``.
-4. ``site:<name>`` for a *built-in* rule set (shop by domain, platform by marker): structured
-   data is usually more reliable than CSS selectors that drift, so built-in rules come after it.
+4. ``site:<name>`` for a *built-in* rule set (a shop by domain; a platform - or a shop with
+   recognisable markup, such as Amazon's ``#dp-container`` / ``a-offscreen`` - by a marker in
+   the source): structured data is usually more reliable than CSS selectors that drift, so
+   built-in rules come after it.
 5. ``meta`` - ``product:price:amount`` / ``og:price:amount`` and their ``:currency``.
 6. ``heuristic`` - visible text: price-like elements in the main product area (the smallest
    block around the ``h1`` holding one), skipping struck-through / "was" / list / unit prices,
-   instalments, shipping and related-product blocks; then currency-marked amounts in that area.
+   instalments, shipping, and everything about other products: related / similar /
+   sponsored / "customers also bought" blocks, carousels (``p13n``, ``data-a-carousel-options``)
+   and cards linking to another page; then currency-marked amounts in that area. An
+   out-of-stock page that shows no price of its own gives ``no_price``.
 
 Main product among several JSON-LD products: score each by its name against the page ``h1`` /
 ``og:title`` / ``<title>``, its ``url``/``@id`` against the page or canonical URL, and a penalty
@@ -26,28 +31,36 @@ id matches a query value of the page URL (``?variant=``, ``?sku=`` ...) wins; el
 price among purchasable offers (availability missing counts as purchasable); else the lowest
 price at all. ``AggregateOffer`` gives ``lowPrice``.
 
-Availability precedence (strongest first):
+Availability precedence (strongest first). Visible text is read from the main product area
+only, without hidden elements (``hidden``, ``display:none``, closed modals), text a sighted
+reader does not see (``visually-hidden``, ``sr-only``, ``screen-reader-text``, ``.hidden``,
+``aria-hidden="true"``), state badges that a theme renders on every page and CSS shows only in
+that state (Dawn's ``price__badge-sold-out``, counted only under ``price--sold-out``),
+``<option>`` lists, struck text and header/footer/nav/related blocks:
 
 1. the caller's site rules (selector text through ``availability_map``, longest key first);
-2. out-of-stock wording in a short status line of the main product area (e.g. "sold out",
-   "ausverkauft", "agotado", "在庫切れ") - it beats structured data claiming in stock, because
-   the page is what a reader sees and structured data is often a template default (a more
-   specific non-purchasable structured value such as ``SoldOut`` is kept). Ignored: hidden
-   elements, modals, ``<option>`` lists, struck text, header/footer/nav/related blocks, long
-   prose lines, and generic "not available" right after a fulfilment channel ("Store pickup");
+2. a *strong* out-of-stock signal: out-of-stock wording (e.g. "sold out", "ausverkauft",
+   "agotado", "在庫切れ") in a stock-status element (class / id / ``itemprop`` / ``data-*``
+   naming stock or availability; not a "notify me" form, not a badge, not a line about a
+   fulfilment channel such as "Store pickup: not available"), or a disabled purchase button
+   whose label says so. It beats structured data claiming in stock, which is often a template
+   default (a more specific non-purchasable structured value such as ``SoldOut`` is kept);
 3. structured data of the selected offer (JSON-LD, then microdata, then meta);
 4. built-in site rules;
-5. in-stock wording, an enabled add-to-cart/buy button or a delivery estimate in the main
-   product area; a disabled add-to-cart button gives ``OutOfStock`` only when nothing else
-   speaks;
-6. a priced structured Offer (json-ld / microdata / meta) with no availability anywhere is
+5. other out-of-stock wording in a short line (long lines are prose; generic "not available"
+   right after a fulfilment channel speaks of that channel) - it beats in-stock wording;
+6. in-stock wording, an enabled add-to-cart/buy button or a delivery estimate; a disabled
+   add-to-cart button gives ``OutOfStock`` only when nothing else speaks;
+7. a priced structured Offer (json-ld / microdata / meta) with no availability anywhere is
    read as ``InStock`` (an offer to sell now; ``reason`` says "availability implied");
-7. else ``None`` - a heuristic price alone never implies availability.
+8. else ``None`` - a heuristic price alone never implies availability.
 
 Numbers: the last of ``.``/``,`` is the decimal separator when both appear; one separator
 repeated is a thousands separator; a single separator followed by exactly three digits is a
 thousands separator (``$24.990`` -> 24990, ``Rs 23,450`` -> 23450) unless the currency has
-three decimals (KWD, BHD, ...) or the integer part is 0. Currency: ISO code from structured
+three decimals (KWD, BHD, ...) or the integer part is 0. A whole-number price attribute in a
+rule's element (Magento's ``data-price-amount="1299"``) takes the decimals its text shows
+("1.299,00 €") when both agree. Currency: ISO code from structured
 data, else the symbol read with the page's country (domain TLD, ``<html lang>`` region), else
 ``rules.currency``, else ``currency_hint``.
 """
@@ -63,7 +76,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from price_parser import Price
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -160,6 +173,7 @@ _OOS_PHRASES: tuple[str, ...] = (
     "discontinued", "not available for purchase", "no stock",
     # de
     "ausverkauft", "nicht verfügbar", "nicht lieferbar", "nicht auf lager", "vergriffen",
+    "nicht vorrätig",
     "derzeit nicht verfügbar", "nicht mehr verfügbar", "momentan nicht",
     # fr
     "rupture de stock", "épuisé", "indisponible", "plus disponible", "non disponible",
@@ -238,7 +252,8 @@ _NOISE_RE = re.compile(
     r"(?i:related|recommend(?:ed|ations?)?|similar|up-?sells?|cross-?sells?|"
     r"also-?(?:bought|viewed|like)|recently(?:-?viewed)?|you-?may(?:-?also)?(?:-?like)?|"
     r"others-?also|complementary|mini-?cart|cart-?drawer|breadcrumbs?|footer|newsletter|"
-    r"cookies?|mega-?menu|navigation|sponsored|ranking)(?![a-z])"
+    r"cookies?|mega-?menu|navigation|sponsored|ranking|carousel|p13n|shoveler|"
+    r"(?:frequently|customers?)-?(?:bought|who|also)|bought-?together)(?![a-z])"
 )
 _OLD_PRICE_RE = re.compile(
     r"old|was|strike|crossed|compare|before|original|rrp|msrp|uvp|list-?price|listprice|prev|"
@@ -282,7 +297,39 @@ _NOISE_SEL = (
     '[class*="similar" i], [class*="sell" i], [class*="recently" i], [class*="also" i], '
     '[class*="footer" i], [class*="breadcrumb" i], [id*="related" i], [id*="recommend" i], '
     '[id*="footer" i], [id*="breadcrumb" i], [class*="sponsored" i], [class*="you-may" i], '
-    '[class*="ranking" i]'
+    '[class*="ranking" i], [class*="carousel" i], [class*="p13n" i], [class*="shoveler" i], '
+    '[class*="bought" i], [data-a-carousel-options]'
+)
+
+# Text a sighted reader does not see (screen-reader labels such as Shopify's "Variant sold out
+# or unavailable") or that is a decorative duplicate; removed before availability is read.
+_A11Y_HIDDEN_SEL = (
+    '[class*="visually-hidden" i], [class*="visuallyhidden" i], [class*="sr-only" i], '
+    '[class*="screen-reader" i], [class*="screenreader" i], [class~="hidden"], '
+    '[class~="hide"], [class~="invisible"], [aria-hidden="true"], [hidden]'
+)
+
+# Badges and labels whose class names a sold-out state: themes render them on every page and
+# let CSS show them when an ancestor carries the same state (Dawn's ``price--sold-out``).
+_STATE_BADGE_SEL = (
+    '[class*="badge" i][class*="sold" i], [class*="badge" i][class*="stock" i], '
+    '[class*="badge" i][class*="unavailable" i], [class*="label" i][class*="sold-out" i], '
+    '[class*="label" i][class*="soldout" i], [class*="label" i][class*="out-of-stock" i]'
+)
+_OOS_STATE_RE = re.compile(r"sold-?out|out-?of-?stock|outofstock|unavailable", re.IGNORECASE)
+
+# Stock-status elements: out-of-stock wording inside one is a strong signal.
+_STATUS_SEL = (
+    '[class*="stock" i], [id*="stock" i], [class*="availab" i], [id*="availab" i], '
+    '[itemprop~="availability"], [data-availability], [data-product-stock], '
+    '[class*="inventory" i], [data-testid*="stock" i], [data-testid*="availab" i], '
+    '[data-test*="stock" i], [data-test*="availab" i], [class*="lieferbar" i], '
+    '[class*="verfuegbar" i], [class*="dostupn" i], [class*="disponib" i], '
+    '[class*="voorraad" i]'
+)
+# ... but not a "notify me when back in stock" form, which themes render on every page
+_NOT_STATUS_RE = re.compile(
+    r"notif|restock|back-?in|alert|subscri|wait-?list|e-?mail|remind|badge", re.IGNORECASE
 )
 
 _BLOCK_TITLES = (
@@ -384,9 +431,9 @@ class RuleSet:
     """A built-in rule set: the selectors plus how to recognise its pages."""
 
     rules: SiteRules
-    kind: str = "shop"  # "shop" (matched by domain) or "platform" (matched by a marker)
+    kind: str = "shop"  # "shop" (matched by domain first) or "platform" (by a marker)
     match: tuple[str, ...] = ()  # domain suffixes, e.g. "amazon.co.uk"
-    detect: tuple[str, ...] = ()  # case-sensitive markers in the page source
+    detect: tuple[str, ...] = ()  # case-sensitive markers in the page source (any domain)
 
 
 def _ruleset_from_toml(data: Mapping[str, Any], source: str) -> RuleSet:
@@ -467,14 +514,16 @@ def _rules_for_source(host: str, source: str) -> SiteRules | None:
             for dom in rs.match:
                 if host == dom or host.endswith("." + dom):
                     return rs.rules
+    # by page markers: platforms, and shops whose markup is recognisable on any domain
     for rs in rulesets:
-        if rs.kind != "shop" and any(source.find(m, 0, 400_000) >= 0 for m in rs.detect):
+        if rs.detect and any(source.find(m, 0, 400_000) >= 0 for m in rs.detect):
             return rs.rules
     return None
 
 
 def rules_for(url: str | None, html_tree: LexborHTMLParser | str | None = None) -> SiteRules | None:
-    """The built-in rule set for a page: a shop by the URL's domain, else a platform by marker."""
+    """The built-in rule set for a page: a shop by the URL's domain, else a platform (or a shop
+    with recognisable markup, such as Amazon's) by a marker in the page source."""
     if html_tree is None:
         source = ""
     elif isinstance(html_tree, str):
@@ -1146,9 +1195,16 @@ def _apply_rules(tree: LexborHTMLParser, rules: SiteRules, ctx: _Ctx) -> _Found:
                     if not text.strip():
                         continue
                     price, cur = _parse_visible_price(text, ctx)
-                    if price is not None:
+                    if price is None:
+                        continue
+                    if found.price is None:
                         found.price, found.currency = price, cur
-                        break
+                        if re.fullmatch(r"\s*\d+\s*", content):
+                            continue  # a whole number attribute: the text may show decimals
+                    elif price == found.price:
+                        # Magento's data-price-amount="1299" drops the decimals the text shows
+                        found.price, found.currency = price, found.currency or cur
+                    break
                 if found.price is not None:
                     break
             if found.price is not None:
@@ -1380,7 +1436,10 @@ def _meta(head: _Head, ctx: _Ctx) -> _Found:
 
 
 def _heuristic_price(
-    body: LexborNode | None, h1: LexborNode | None, ctx: _Ctx
+    body: LexborNode | None,
+    h1: LexborNode | None,
+    ctx: _Ctx,
+    page_paths: frozenset[str] = frozenset(),
 ) -> tuple[Decimal | None, str | None]:
     """The price nearest the product heading in visible text."""
     if body is None:
@@ -1395,7 +1454,7 @@ def _heuristic_price(
             seen_scope_text = len(_text(scope))
             if seen_scope_text > 60_000:
                 scope = body
-        best = _price_in_scope(scope, h1, ctx)
+        best = _price_in_scope(scope, h1, ctx, page_paths)
         if best[0] is not None:
             return best
         if scope is body:
@@ -1403,10 +1462,33 @@ def _heuristic_price(
     return None, None
 
 
+def _foreign_link(
+    node: LexborNode, page_paths: frozenset[str], base_url: str | None
+) -> LexborNode | None:
+    """The link around ``node`` to another page (a product card, "other sellers from"), if any."""
+    for anc in [node, *_ancestors(node, 8)]:
+        if anc.tag in {"body", "main"}:
+            return None
+        if anc.tag != "a":
+            continue
+        href = (_attr(anc, "href") or "").strip()
+        if not href or href.startswith("#") or href.lower().startswith("javascript:"):
+            return None
+        try:
+            path = _url_path(urljoin(base_url, href) if base_url else href)
+        except ValueError:
+            return None
+        if not path or path in page_paths:
+            return None
+        return anc
+    return None
+
+
 def _price_in_scope(
-    scope: LexborNode, h1: LexborNode | None, ctx: _Ctx
+    scope: LexborNode, h1: LexborNode | None, ctx: _Ctx, page_paths: frozenset[str]
 ) -> tuple[Decimal | None, str | None]:
     nodes = _css(scope, _PRICE_SEL)[:400]
+    foreign: dict[int, LexborNode] = {}
     for node in nodes:
         if node.tag in {"script", "style", "meta", "link", "input", "select", "option", "body"}:
             continue
@@ -1419,10 +1501,17 @@ def _price_in_scope(
             continue
         if _BAD_PRICE_TEXT.search(text) or _is_old_price(node) or _is_noise(node, h1):
             continue
+        link = _foreign_link(node, page_paths, ctx.url)
+        if link is not None:
+            foreign[link.mem_id] = link
+            continue
         price, cur = _money_in(text, ctx)
         if price is not None:
             return price, cur
-    # currency-marked amounts in the scope's text (small pages, unlabelled prices)
+    # currency-marked amounts in the scope's text (small pages, unlabelled prices), without
+    # the cards of other products seen above
+    for link in foreign.values():
+        link.decompose()
     text = _text(scope, " ")
     if len(text) > 20_000:
         return None, None
@@ -1469,7 +1558,34 @@ def _drop_noise(scope: LexborNode, h1: LexborNode | None) -> bool:
             continue
         if node.tag in {"body", "html", "main"}:
             continue
-        if node.tag in _NOISE_TAGS or node.tag == "header" or _NOISE_RE.search(_class_id(node)):
+        if (
+            node.tag in _NOISE_TAGS
+            or node.tag == "header"
+            or _NOISE_RE.search(_class_id(node))
+            or _attr(node, "data-a-carousel-options") is not None
+        ):
+            drop.append(node)
+    for node in drop:
+        node.decompose()
+    return bool(drop)
+
+
+def _drop_unseen(body: LexborNode, h1: LexborNode | None) -> bool:
+    """Remove visually hidden text and state badges that CSS shows only in that state.
+
+    Dawn renders ``<span class="badge price__badge-sold-out">Sold out</span>`` on every
+    product page and shows it only inside ``.price--sold-out``: a badge whose class names a
+    sold-out state counts only when an ancestor carries such a state too.
+    """
+    keep = ({a.mem_id for a in _ancestors(h1)} | {h1.mem_id}) if h1 is not None else set()
+    drop: list[LexborNode] = []
+    for node in _css(body, _A11Y_HIDDEN_SEL)[:1000]:
+        if node.mem_id not in keep and node.tag not in {"body", "html", "main"}:
+            drop.append(node)
+    for node in _css(body, _STATE_BADGE_SEL)[:200]:
+        if node.mem_id in keep or not _OOS_STATE_RE.search(_attr(node, "class") or ""):
+            continue
+        if not any(_OOS_STATE_RE.search(_class_id(a)) for a in _ancestors(node, 6)):
             drop.append(node)
     for node in drop:
         node.decompose()
@@ -1483,6 +1599,7 @@ def _main_region(body: LexborNode | None, h1: LexborNode | None) -> tuple[str, L
     if h1 is None:
         if len(_text(body)) < 50_000:
             _drop_noise(body, None)
+            _drop_unseen(body, None)
         text = _text(body, "\n")
         return text[:20_000], body
     region = h1
@@ -1494,8 +1611,10 @@ def _main_region(body: LexborNode | None, h1: LexborNode | None) -> tuple[str, L
         region, region_text = anc, t
         if len(t) > 6000:
             break
-    # blocks about other things (site header and footer, related products) do not count
-    if _drop_noise(region, h1):
+    # blocks about other things (site header and footer, related products) do not count, nor
+    # text a reader does not see (screen-reader labels, state badges CSS shows in that state)
+    dropped = _drop_noise(region, h1)
+    if _drop_unseen(region, h1) or dropped:
         region_text = _text(region, "\n")
     # start at the heading: text before it belongs to navigation and breadcrumbs
     h1_text = _text(h1, "\n").strip()
@@ -1514,31 +1633,84 @@ _CHANNEL_RE = re.compile(
 )
 
 
-def _region_availability(
-    region_text: str, region: LexborNode | None
-) -> tuple[Availability | None, Availability | None, str]:
-    """(strong signal, weak signal, why) from the main product area.
+@dataclass(slots=True)
+class _RegionSignals:
+    """What the main product area says about availability, by strength."""
 
-    Out-of-stock wording is strong when it is a short status line about the product: long
-    lines are prose ("if no price is shown, the item is out of stock"), and a line right after
-    a fulfilment channel ("Store pickup: not available") speaks of that channel only.
+    strong: Availability | None = None  # a stock-status element or a sold-out buy button
+    wording: Availability | None = None  # out-of-stock wording in a short line
+    weak: Availability | None = None  # in-stock wording, buttons, delivery estimates
+    why: str = ""
+
+
+def _oos_line(lines: list[str], *, strict: bool, among: frozenset[str] | None = None) -> str | None:
+    """The first short line with out-of-stock wording about the product itself.
+
+    Long lines are prose ("if no price is shown, the item is out of stock"), and a line right
+    after a fulfilment channel ("Store pickup: not available") speaks of that channel only;
+    ``strict`` ignores channel lines even for unambiguous wording ("Out of stock in store").
+    ``among``: only these lines count (the others are context).
     """
-    lines = [ln.strip() for ln in region_text.split("\n")]
-    lines = [ln for ln in lines if ln]
     for i, line in enumerate(lines):
         low = line.lower()
-        if len(low) > 120:
+        if len(low) > 120 or (among is not None and line not in among):
             continue
         for phrase in _OOS_PHRASES:
             if phrase in low:
                 context = " ".join(lines[max(0, i - 2) : i]).lower() + " " + low
-                if _CHANNEL_RE.search(context) and phrase not in _UNAMBIGUOUS_OOS:
+                if _CHANNEL_RE.search(context) and (strict or phrase not in _UNAMBIGUOUS_OOS):
                     continue
-                return Availability.OutOfStock, None, f"text {line[:60]!r}"
+                return line
+    return None
+
+
+def _split_lines(text: str) -> list[str]:
+    return [ln for ln in (raw.strip() for raw in text.split("\n")) if ln]
+
+
+def _status_element_oos(region: LexborNode | None) -> str | None:
+    """Out-of-stock wording inside a stock-status element ("availability", "stock" ...)."""
+    if region is None:
+        return None
+    for node in _css(region, _STATUS_SEL)[:60]:
+        if node.tag in {"body", "html", "main", "form", "input", "select", "option", "button"}:
+            continue
+        text = _text(node, "\n")
+        if not text.strip() or len(text) > 400:
+            continue  # a wrapper (Woo's "product instock" div), not a status line
+        ancestors = list(_ancestors(node, 3))
+        if any(_NOT_STATUS_RE.search(_class_id(a)) for a in [node, *ancestors]):
+            continue
+        # read it with the lines just before it: "Store pickup" + "Not available"
+        context = text
+        for anc in ancestors[:2]:
+            t = _text(anc, "\n")
+            if len(t) > 400:
+                break
+            context = t
+        line = _oos_line(_split_lines(context), strict=True, among=frozenset(_split_lines(text)))
+        if line is not None:
+            return line
+    return None
+
+
+def _region_availability(region_text: str, region: LexborNode | None) -> _RegionSignals:
+    """Availability signals of the main product area (see the module docstring)."""
+    out = _RegionSignals()
+    lines = _split_lines(region_text)
+    button_state, button_oos = _cart_button_state(region)
+    status_line = _status_element_oos(region)
+    if status_line is not None:
+        out.strong, out.why = Availability.OutOfStock, f"stock status {status_line[:60]!r}"
+    elif button_oos is not None:
+        out.strong, out.why = Availability.OutOfStock, f"disabled button {button_oos[:40]!r}"
+    line = _oos_line(lines, strict=False)
+    if line is not None:
+        out.wording = Availability.OutOfStock
+        out.why = out.why or f"text {line[:60]!r}"
     low_all = "\n".join(lines).lower()
     weak: Availability | None = None
     why = ""
-    button_state = _cart_button_state(region)
     for phrase in _INSTOCK_PHRASES:
         if phrase in low_all:
             if button_state == "disabled" and _ADD_TO_CART_RE.search(phrase):
@@ -1546,10 +1718,10 @@ def _region_availability(
             weak, why = Availability.InStock, f"text {phrase!r}"
             break
     if weak is None:
-        for line in lines:
-            low = line.lower()
+        for ln in lines:
+            low = ln.lower()
             if len(low) <= 40 and _INSTOCK_SHORT.match(low):
-                weak, why = Availability.InStock, f"text {line!r}"
+                weak, why = Availability.InStock, f"text {ln!r}"
                 break
     if button_state == "enabled" and weak is None:
         weak, why = Availability.InStock, "add-to-cart button"
@@ -1557,7 +1729,9 @@ def _region_availability(
         weak, why = Availability.OutOfStock, "disabled add-to-cart button"
     if weak is None and _DELIVERY_RE.search(low_all):
         weak, why = Availability.InStock, "delivery estimate"
-    return None, weak, why
+    out.weak = weak
+    out.why = out.why or why
+    return out
 
 
 _UNAMBIGUOUS_OOS = frozenset(
@@ -1567,36 +1741,57 @@ _UNAMBIGUOUS_OOS = frozenset(
      "缺貨", "缺货", "售罄", "품절", "нет в наличии", "распродано"}
 )  # fmt: skip
 
+_PURCHASE_ATTR_RE = re.compile(r"add|submit|buy|cart|basket|bag|purchase|checkout", re.I)
 
-def _cart_button_state(region: LexborNode | None) -> str | None:
+
+def _cart_button_state(region: LexborNode | None) -> tuple[str | None, str | None]:
+    """("enabled" / "disabled" / None for add-to-cart buttons, the label of a disabled
+    purchase button that says the product is sold out or None)."""
     if region is None:
-        return None
+        return None, None
     state: str | None = None
+    oos_label: str | None = None
     for node in _css(
         region, 'button, input[type="submit"], input[type="button"], a[role="button"]'
     )[:80]:
-        label = " ".join(
-            [
-                _text(node, " "),
-                _attr(node, "value") or "",
-                _attr(node, "name") or "",
-                _class_id(node),
-                _attr(node, "aria-label") or "",
-                _attr(node, "data-testid") or "",
-            ]
+        text = " ".join(
+            [_text(node, " "), _attr(node, "value") or "", _attr(node, "aria-label") or ""]
         )
-        if not _ADD_TO_CART_RE.search(label):
-            continue
+        attrs = " ".join(
+            [_attr(node, "name") or "", _class_id(node), _attr(node, "data-testid") or ""]
+        )
+        is_cart = bool(_ADD_TO_CART_RE.search(text + " " + attrs))
         disabled = (
             _attr(node, "disabled") is not None
             or "disabled" in (node.attributes or {})
             or (_attr(node, "aria-disabled") or "").lower() == "true"
             or bool(re.search(r"\bdisabled\b|is-disabled", _attr(node, "class") or ""))
         )
+        if disabled and oos_label is None:
+            label = " ".join(text.split())
+            low = label.lower()
+            if (
+                0 < len(low) <= 60
+                and any(phrase in low for phrase in _OOS_PHRASES)
+                and (is_cart or (_is_submit(node) and bool(_PURCHASE_ATTR_RE.search(attrs))))
+            ):
+                oos_label = label
+        if not is_cart:
+            continue
         if not disabled:
-            return "enabled"
+            return "enabled", oos_label
         state = "disabled"
-    return state
+    return state, oos_label
+
+
+def _is_submit(node: LexborNode) -> bool:
+    """A button that submits a form (a purchase form's button, not a variant pill)."""
+    kind = (_attr(node, "type") or "").lower()
+    if node.tag == "input":
+        return kind == "submit"
+    if node.tag != "button" or kind not in {"", "submit"}:
+        return False
+    return any(anc.tag == "form" for anc in _ancestors(node, 12))
 
 
 def _blocked_reason(html: str, title: str, body: LexborNode | None) -> str | None:
@@ -1784,8 +1979,14 @@ def _extract(
             if found.price is not None:
                 price, currency, method = found.price, found.currency, name
                 break
+    page_paths = frozenset(
+        path for path in (_url_path(url or ""), _url_path(page.canonical or "")) if path
+    )
+    if body_node is not None and (price is None or currency is None):
+        # blocks about other products (related, carousels, sponsored) never price this one
+        _drop_noise(body_node, h1)
     if price is None:
-        hp, hc = _heuristic_price(body_node, h1, ctx)
+        hp, hc = _heuristic_price(body_node, h1, ctx, page_paths)
         if hp is not None:
             price, currency, method = hp, hc, "heuristic"
 
@@ -1796,7 +1997,7 @@ def _extract(
                 currency = found.currency
                 break
     if price is not None and currency is None and method != "heuristic":
-        _, currency = _heuristic_price(body_node, h1, ctx)
+        _, currency = _heuristic_price(body_node, h1, ctx, page_paths)
     if currency is None:
         if rules is not None and rules.currency:
             currency = _iso(rules.currency)
@@ -1809,25 +2010,27 @@ def _extract(
 
     # availability, by the precedence in the module docstring
     region_text, region = _main_region(body_node, h1)
-    strong, weak, _why = _region_availability(region_text, region)
+    signals = _region_availability(region_text, region)
     availability: Availability | None = None
     structured = ld.availability or micro.availability or meta.availability
     if rules is not None and explicit.availability is not None:
         availability = explicit.availability
-    elif strong is not None:
+    elif signals.strong is not None:
         # keep a more specific "not purchasable" value (SoldOut, Discontinued) when one exists
         specific = [
             a
             for a in (ld.availability, micro.availability, meta.availability, builtin.availability)
             if a is not None and not a.purchasable
         ]
-        availability = specific[0] if specific else strong
+        availability = specific[0] if specific else signals.strong
     elif structured is not None:
         availability = structured
     elif builtin.availability is not None:
         availability = builtin.availability
-    elif weak is not None:
-        availability = weak
+    elif signals.wording is not None:
+        availability = signals.wording
+    elif signals.weak is not None:
+        availability = signals.weak
     elif price is not None and method in {"json-ld", "microdata", "meta"}:
         # a structured Offer with a price and no availability is an offer to sell now
         availability = Availability.InStock

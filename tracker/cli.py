@@ -232,11 +232,13 @@ def check(obj: _Ctx, inputs: tuple[str, ...], as_json: bool) -> None:
 
 @main.command()
 @click.argument("product_id")
+@click.option("--chart", is_flag=True, help="Also draw the history as a text chart.")
 @click.pass_obj
 @_errors
-def history(obj: _Ctx, product_id: str) -> None:
+def history(obj: _Ctx, product_id: str, chart: bool) -> None:
     """Show a product's price history, one row per distinct state per listing."""
-    from tracker.progress import history_table
+    from tracker.pipeline import utc_now
+    from tracker.progress import history_chart, history_table
     from tracker.store import open_store
 
     config = obj.config
@@ -245,7 +247,101 @@ def history(obj: _Ctx, product_id: str) -> None:
             known = ", ".join(p.id for p in config.products) or "none configured"
             raise click.UsageError(f"unknown product {product_id!r} (known: {known})")
         rows = store.history(product_id)
+        states = store.observation_history(product_ids=[product_id]) if chart else {}
     history_table(product_id, rows, timezone=config.tracker.timezone)
+    if chart and states:
+        click.echo(history_chart(states, now=utc_now()))
+
+
+@main.command()
+@click.option(
+    "--since",
+    "since_text",
+    metavar="WHEN",
+    help='Start of the window: a date/time (2026-11-01T08:00Z) or a duration ("7d").',
+)
+@click.option("--since-last", is_flag=True, help="Start where the previous report ended.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "md", "csv", "json"]),
+    default="md",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (failing pages are saved beside it) instead of stdout.",
+)
+@click.option("--email", "email", is_flag=True, help="Send it by email ([report.email]).")
+@click.option("--webhook", metavar="URL", help="POST the JSON report to URL.")
+@click.pass_obj
+@_errors
+def report(
+    obj: _Ctx,
+    since_text: str | None,
+    since_last: bool,
+    fmt: str,
+    output: Path | None,
+    email: bool,
+    webhook: str | None,
+) -> None:
+    """Write the editors' price-change report.
+
+    Sections: changes held for review, price changes, availability changes,
+    band changes and guides re-rendered, new lows, failing and stale listings,
+    and (HTML) price-history charts. Default window: the last 24 hours.
+    """
+    from tracker.reporting import make_report
+
+    if since_text and since_last:
+        raise click.UsageError("give --since or --since-last, not both")
+    result = make_report(
+        obj.config,
+        since=since_text,
+        since_last=since_last,
+        fmt=fmt,
+        output=output,
+        email=email,
+        webhook=webhook,
+    )
+    if output is None:
+        click.echo(result.text, nl=False)
+    for line in result.lines:
+        click.echo(line, err=output is None)
+
+
+@main.command()
+@click.argument("change_id", type=int)
+@click.pass_obj
+@_errors
+def approve(obj: _Ctx, change_id: int) -> None:
+    """Publish a change held for review (its ID is in the report)."""
+    _decide(obj.config, change_id, approve=True)
+
+
+@main.command()
+@click.argument("change_id", type=int)
+@click.pass_obj
+@_errors
+def reject(obj: _Ctx, change_id: int) -> None:
+    """Discard a change held for review; the published value stays."""
+    _decide(obj.config, change_id, approve=False)
+
+
+def _decide(config: Config, change_id: int, *, approve: bool) -> None:
+    from tracker.pipeline import utc_now
+    from tracker.publish import publish
+    from tracker.store import open_store
+
+    with open_store(config.tracker.database) as store:
+        item = store.decide(change_id, approve=approve, now=utc_now())
+        published = publish(config, store, now=utc_now(), changed=approve)
+    click.echo(
+        f"{item.status} change {item.id}: {item.product_id} @ {item.retailer} ({item.reason})"
+    )
+    for line in published.lines():
+        click.echo(line)
 
 
 @main.command()

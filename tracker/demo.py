@@ -21,6 +21,7 @@ from tracker.pipeline import Clock, run_once, utc_now
 from tracker.progress import RunProgress, history_table
 from tracker.publish import publish
 from tracker.render import atomic_write, build_view, shown_bands
+from tracker.report import build_report, render_report, write_failing_pages
 from tracker.shops import Fault, ShopFarm, demo_specs
 from tracker.store import Store, open_store
 
@@ -78,6 +79,7 @@ def _round3(farm: ShopFarm) -> None:
     farm["Amazon-like"].clear_faults()
     farm["Amazon-like"].set_fault(Fault.robot_check)
     farm["Big Audio Mart"].set_price("schiit-magni-unity", Decimal("159.00"))
+    farm["Big Audio Mart"].set_price("topping-l50", Decimal("25.90"))
 
 
 def _round4(farm: ShopFarm) -> None:
@@ -101,7 +103,8 @@ SCENARIO = (
         _round2,
     ),
     Round(
-        "Amazon-like answers with a robot check; Big Audio Mart raises the Magni Unity to $159",
+        "Amazon-like answers with a robot check; Big Audio Mart raises the Magni Unity to $159 "
+        "and shows the L50 at $25.90 (a misplaced decimal point: held for review)",
         _round3,
     ),
     Round(
@@ -204,6 +207,15 @@ def run_demo(
             counts = store.counts()
         schema = output / "latest-v1.schema.json"
         atomic_write(schema, schema_text().encode())
+        end = start + timedelta(hours=ROUND_HOURS * (rounds - 1), minutes=1)
+        report = build_report(config, store, since=start - timedelta(minutes=1), until=end)
+        write_failing_pages(report, store, output)
+        reports = []
+        for fmt in ("html", "md"):
+            path = output / f"report.{fmt}"
+            atomic_write(path, render_report(report, config, fmt=fmt).encode())
+            reports.append(path)
+        report_counts = report.counts()
     echo(
         f"history: {counts['observations']} distinct states from {counts['fetch_log']} checks "
         f"in {database}"
@@ -212,6 +224,12 @@ def run_demo(
         for out in guide.outputs:
             echo(f"guide: {out.path}")
     echo(f"feed: {config.feed} (schema: {schema})")
+    echo(
+        f"report: {reports[0]} and {reports[1]}: {report_counts['price_changes']} price changes, "
+        f"{report_counts['quarantined']} held for review, {report_counts['failing']} failing "
+        "listings, "
+        f"{len(report.charts)} charts"
+    )
     echo(f"configuration: {config_file}")
     echo(f"try: tracker --config {config_file} history topping-l50")
     return True

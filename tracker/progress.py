@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from zoneinfo import ZoneInfo
 
@@ -25,9 +26,19 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tracker.charts import Series, Span, price_chart_text
 from tracker.money import format_amount
 from tracker.pipeline import CheckReport, RunSummary
-from tracker.store import CHANGED, HELD, NEW, UNCHANGED, CheckResult, HistoryRow, ListingRef
+from tracker.store import (
+    CHANGED,
+    HELD,
+    NEW,
+    UNCHANGED,
+    CheckResult,
+    HistoryRow,
+    ListingRef,
+    ObservedState,
+)
 
 __all__ = ["RunProgress", "describe_check", "history_table"]
 
@@ -168,3 +179,25 @@ def history_table(product_id: str, rows: Sequence[HistoryRow], *, timezone: str)
             row.availability.value if row.availability else "-",
         )
     console.print(table)
+
+
+def history_chart(
+    states: Mapping[tuple[str, str, str], Sequence[ObservedState]], *, now: datetime
+) -> str:
+    """The product's history as a text chart (``tracker history --chart``)."""
+    series = []
+    starts = []
+    for (_pid, retailer, _url), rows in states.items():
+        shown = [r for r in rows if not r.held]
+        if not shown:
+            continue
+        ends = [r.first_seen for r in shown[1:]] + [now]
+        spans = [
+            Span(start=r.first_seen, end=end, price=r.price, in_stock=r.purchasable)
+            for r, end in zip(shown, ends, strict=True)
+        ]
+        starts.append(shown[0].first_seen)
+        series.append(Series(label=retailer, spans=spans))
+    if not series:
+        return "no history to chart yet"
+    return price_chart_text(series, start=min(starts), end=now)

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, and_, create_engine, event, func, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -38,6 +38,7 @@ from tracker.schema import (
     ProductRow,
     Quarantine,
     RenderLog,
+    ReportLog,
     Run,
 )
 
@@ -62,6 +63,41 @@ MAX_SAVED_PAGE = 2_000_000
 
 QuarantinePolicy = Callable[[int, "Observation | None", Offer], "str | None"]
 """(listing id, the published state or None, the new offer) -> why it is suspicious, or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedState:
+    first_seen: datetime
+    last_seen: datetime
+    price: Decimal | None
+    currency: str | None
+    availability: str | None
+    purchasable: bool
+    held: bool  # quarantined and not approved: never published
+
+
+@dataclass(frozen=True, slots=True)
+class FailingListing:
+    listing_id: int
+    product_id: str
+    retailer: str
+    url: str
+    kind: str
+    since: datetime | None
+    consecutive: int
+    error: str | None
+    last_good_price: Decimal | None
+    currency: str | None
+    last_good_at: datetime | None
+    page_saved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StaleListing:
+    product_id: str
+    retailer: str
+    url: str
+    last_success: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -530,6 +566,115 @@ class Store:
                 )
             )
 
+    # -- for reports --------------------------------------------------------------------------
+
+    def observation_history(
+        self,
+        *,
+        changed_since: datetime | None = None,
+        product_ids: Iterable[str] | None = None,
+    ) -> dict[tuple[str, str, str], list[ObservedState]]:
+        """Full history per listing (product id, retailer, URL), oldest first: of the
+        listings with a state that began at or after ``changed_since``, or of the products."""
+        stmt = select(Observation, ListingRow).join(
+            ListingRow, ListingRow.id == Observation.listing_id
+        )
+        if changed_since is not None:
+            recent = select(Observation.listing_id).where(Observation.first_seen >= changed_since)
+            stmt = stmt.where(Observation.listing_id.in_(recent))
+        if product_ids is not None:
+            stmt = stmt.where(ListingRow.product_id.in_(list(product_ids)))
+        stmt = stmt.order_by(ListingRow.id, Observation.first_seen, Observation.id)
+        with self.session() as s:
+            held = set(
+                s.scalars(select(Quarantine.observation_id).where(Quarantine.status != APPROVED))
+            )
+            out: dict[tuple[str, str, str], list[ObservedState]] = {}
+            for o, lrow in s.execute(stmt).all():
+                availability = Availability(o.availability) if o.availability else None
+                out.setdefault((lrow.product_id, lrow.retailer, lrow.url), []).append(
+                    ObservedState(
+                        first_seen=o.first_seen,
+                        last_seen=o.last_seen,
+                        price=o.price,
+                        currency=o.currency,
+                        availability=o.availability,
+                        purchasable=bool(availability and availability.purchasable),
+                        held=o.id in held,
+                    )
+                )
+            return out
+
+    def renders(self, *, since: datetime, until: datetime) -> list[RenderLog]:
+        with self.session() as s:
+            stmt = (
+                select(RenderLog)
+                .where(RenderLog.rendered_at >= since, RenderLog.rendered_at < until)
+                .order_by(RenderLog.rendered_at, RenderLog.id)
+            )
+            return list(s.scalars(stmt))
+
+    def failing(self) -> list[FailingListing]:
+        """Active listings whose last check failed, longest failing first."""
+        stmt = (
+            select(ListingState, ListingRow, FailurePage.saved_at)
+            .join(ListingRow, ListingRow.id == ListingState.listing_id)
+            .outerjoin(FailurePage, FailurePage.listing_id == ListingState.listing_id)
+            .where(ListingState.consecutive_failures > 0, ListingRow.active.is_(True))
+            .order_by(ListingState.failing_since, ListingRow.id)
+        )
+        with self.session() as s:
+            return [
+                FailingListing(
+                    listing_id=lrow.id,
+                    product_id=lrow.product_id,
+                    retailer=lrow.retailer,
+                    url=lrow.url,
+                    kind=st.last_failure_kind or "error",
+                    since=st.failing_since,
+                    consecutive=st.consecutive_failures,
+                    error=st.last_error,
+                    last_good_price=st.last_price,
+                    currency=st.last_currency,
+                    last_good_at=st.last_price_at,
+                    page_saved_at=saved,
+                )
+                for st, lrow, saved in s.execute(stmt).all()
+            ]
+
+    def failure_page(self, listing_id: int) -> bytes | None:
+        with self.session() as s:
+            page = s.get(FailurePage, listing_id)
+            return page.body if page else None
+
+    def stale(self, *, before: datetime) -> list[StaleListing]:
+        """Active listings with no successful check since ``before``."""
+        stmt = (
+            select(ListingRow, ListingState.last_success_at)
+            .outerjoin(ListingState, ListingState.listing_id == ListingRow.id)
+            .where(
+                ListingRow.active.is_(True),
+                or_(
+                    ListingState.last_success_at < before,
+                    and_(ListingState.last_success_at.is_(None), ListingRow.created_at < before),
+                ),
+            )
+            .order_by(ListingRow.id)
+        )
+        with self.session() as s:
+            return [
+                StaleListing(lrow.product_id, lrow.retailer, lrow.url, last)
+                for lrow, last in s.execute(stmt).all()
+            ]
+
+    def record_report(self, *, since: datetime, until: datetime, now: datetime) -> None:
+        with self.session() as s:
+            s.add(ReportLog(created_at=now, since=since, until=until))
+
+    def last_report_until(self) -> datetime | None:
+        with self.session() as s:
+            return s.scalar(select(func.max(ReportLog.until)))
+
     def listing_states(self) -> dict[int, ListingState]:
         with self.session() as s:
             return {st.listing_id: st for st in s.scalars(select(ListingState))}
@@ -565,10 +710,13 @@ class _Recorder:
         state.last_checked_at = t
         if r.final_url:
             state.final_url = r.final_url
-        if r.not_modified and (self.pending or self.published) is not None:
-            _extend(self.pending or self.published, t)  # type: ignore[arg-type]
+        if r.not_modified and self.published is not None:
+            # validators belong to the published page only: a 304 confirms it
+            if self.pending is not None:
+                self.supersede(t)
+            _extend(self.published, t)
             _succeeded(state, t)
-            return HELD if self.pending is not None else UNCHANGED
+            return UNCHANGED
         if not r.is_observation:
             return self.failed(r)
         offer = r.offer
@@ -579,7 +727,6 @@ class _Recorder:
                 replace(r, failure="rejected", error="the page still shows a rejected value")
             )
         _succeeded(state, t)
-        state.etag, state.last_modified = r.etag, r.last_modified
         if offer.title:
             state.title = offer.title
         if self.pending is not None:
@@ -589,6 +736,7 @@ class _Recorder:
             self.supersede(t)
         if self.published is not None and _key_of(self.published) == key:
             _extend(self.published, t)
+            state.etag, state.last_modified = r.etag, r.last_modified
             return UNCHANGED
         new = self.observe(r.listing_id, offer, t)
         previous = self.published
@@ -607,6 +755,7 @@ class _Recorder:
             )
             return HELD
         state.observation_id = new.id
+        state.etag, state.last_modified = r.etag, r.last_modified
         if offer.price is not None:
             state.last_price, state.last_currency, state.last_price_at = (
                 offer.price,

@@ -13,8 +13,10 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -96,14 +98,17 @@ def main(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool)
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--due", is_flag=True, help="Only the listings that are due (for cron and timers).")
 @click.pass_obj
 @_errors
-def run(obj: _Ctx, as_json: bool) -> None:
+def run(obj: _Ctx, as_json: bool, due: bool) -> None:
     """Check every active listing once and record the results.
 
-    Exit code 0 when every listing was checked, 1 when some failed.
+    With --due, only the listings whose interval has passed, under leases that
+    keep overlapping runs from checking a listing twice. Exit code 0 when every
+    listing was checked, 1 when some failed.
     """
-    from tracker.pipeline import run_once, utc_now
+    from tracker.pipeline import run_due, run_once, utc_now
     from tracker.progress import RunProgress
     from tracker.publish import publish
     from tracker.store import open_store
@@ -111,7 +116,8 @@ def run(obj: _Ctx, as_json: bool) -> None:
     config = obj.config
     with open_store(config.tracker.database) as store:
         with RunProgress(enabled=not as_json) as p:
-            summary = run_once(config, store=store, on_result=p.on_result, on_start=p.on_start)
+            runner = run_due if due else run_once
+            summary = runner(config, store=store, on_result=p.on_result, on_start=p.on_start)
         published = publish(
             config, store, now=utc_now(), changed=bool(summary.new or summary.changed)
         )
@@ -195,6 +201,71 @@ def export(obj: _Ctx, output: Path | None, schema_to: Path | None) -> None:
     if schema_to is not None:
         atomic_write(schema_to, schema_text().encode())
         click.echo(f"wrote {schema_to}")
+
+
+@main.command()
+@click.pass_obj
+@_errors
+def serve(obj: _Ctx) -> None:
+    """Run as a daemon: check due listings, re-render, report, housekeeping.
+
+    Runs until SIGTERM or SIGINT, then finishes the checks in flight and exits 0.
+    """
+    from tracker.serve import serve as run_daemon
+
+    sys.exit(run_daemon(obj.config))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+@_errors
+def status(obj: _Ctx, as_json: bool) -> None:
+    """Show the last run, what is due, failing and stale listings, the next jobs.
+
+    Exit code 1 when the last finished run is older than [schedule] alert_after
+    (for monitoring), 0 otherwise.
+    """
+    from tracker.pipeline import utc_now
+    from tracker.serve import status_of
+    from tracker.store import open_store
+
+    config = obj.config
+    now = utc_now()
+    with open_store(config.tracker.database) as store:
+        st = status_of(config, store, now=now)
+    tz = ZoneInfo(config.tracker.timezone)
+
+    def when(t: datetime | None) -> str:
+        return t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if t else "never"
+
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "healthy": st.healthy,
+                    "problem": st.problem,
+                    "last_run": st.last_run.isoformat() if st.last_run else None,
+                    "last_run_status": st.last_run_status,
+                    "last_finished": st.last_finished.isoformat() if st.last_finished else None,
+                    "listings": st.listings,
+                    "due_now": st.due_now,
+                    "failing": st.failing,
+                    "stale": st.stale,
+                    "next_jobs": {j.name: j.at.isoformat() if j.at else None for j in st.jobs},
+                }
+            )
+        )
+    else:
+        click.echo(f"last run:       {when(st.last_run)} ({st.last_run_status or '-'})")
+        click.echo(f"last finished:  {when(st.last_finished)}")
+        click.echo(f"listings:       {st.listings} ({st.due_now} due now)")
+        click.echo(f"failing:        {st.failing}")
+        click.echo(f"stale:          {st.stale}")
+        for job in st.jobs:
+            click.echo(f"next {job.name}: {when(job.at) if job.at else 'daily'}")
+        click.echo("healthy" if st.healthy else f"UNHEALTHY: {st.problem}")
+    sys.exit(EXIT_OK if st.healthy else EXIT_FAILURES)
 
 
 @main.command()

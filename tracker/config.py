@@ -40,6 +40,7 @@ __all__ = [
     "Product",
     "QuarantineSettings",
     "ReportSettings",
+    "ScheduleSettings",
     "Site",
     "TrackerSettings",
     "config_path",
@@ -100,6 +101,7 @@ class Site:
     rules: SiteRules | None = None
     currency: str | None = None
     fetch: Mapping[str, Any] = field(default_factory=dict)
+    interval: timedelta | None = None
 
     def matches(self, host: str) -> bool:
         host = host.lower().rstrip(".")
@@ -125,6 +127,7 @@ class Product:
     top_strength: str | None = None
     key_weakness: str | None = None
     price_floor: Decimal | None = None  # a price under this is suspicious
+    interval: timedelta | None = None  # how often its listings are checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +201,27 @@ class ReportSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """When listings are due, and what ``tracker serve`` runs."""
+
+    interval: timedelta = timedelta(hours=6)
+    jitter: float = 0.1  # ± this fraction of the interval, so checks spread out
+    retry_failed_after: timedelta = timedelta(hours=1)
+    adaptive: bool = False
+    min_interval: timedelta = timedelta(hours=1)
+    max_interval: timedelta = timedelta(hours=24)
+    lease: timedelta = timedelta(minutes=15)
+    tick: timedelta = timedelta(seconds=60)
+    misfire_grace: timedelta = timedelta(minutes=5)
+    report_cron: str | None = "0 8 * * *"
+    report_format: str = "html"
+    report_output: Path | None = None
+    prune_after: timedelta = timedelta(days=30)
+    alert_after: timedelta = timedelta(hours=12)
+    stop_timeout: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path | None
     tracker: TrackerSettings = TrackerSettings()
@@ -206,6 +230,7 @@ class Config:
     products: tuple[Product, ...] = ()
     guides: tuple[Guide, ...] = ()
     quarantine: QuarantineSettings = QuarantineSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
     report: ReportSettings = ReportSettings()
     templates: Path | None = None  # the folder guide templates are looked up in first
     feed: Path | None = None  # where `latest.json` is written
@@ -286,6 +311,7 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
     guides = tuple(_guide(t, base, tracker.timezone, known) for t in root.array("guides"))
     quarantine = _quarantine(root.table("quarantine"))
     report = _report(root.table("report"), tracker.timezone)
+    schedule = _schedule(root.table("schedule"), base)
     root.done()
     _check_unique_guides(guides)
     return Config(
@@ -297,6 +323,7 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
         guides=guides,
         quarantine=quarantine,
         report=report,
+        schedule=schedule,
         templates=templates,
         feed=feed,
     )
@@ -465,8 +492,9 @@ def _site(t: _Table) -> Site:
                 overrides[key] = t.integer(key, getattr(d, key), minimum=1 if "max" in key else 0)
             else:
                 overrides[key] = t.number(key, getattr(d, key))
+    interval = _duration(t, "interval", timedelta(0)) if "interval" in t.data else None
     t.done()
-    return Site(match=match, rules=rules, currency=currency, fetch=overrides)
+    return Site(match=match, rules=rules, currency=currency, fetch=overrides, interval=interval)
 
 
 def _rules(t: _Table, *, name: str, currency: str | None) -> SiteRules:
@@ -499,6 +527,7 @@ def _product(t: _Table) -> Product:
         top_strength=t.text("top_strength"),
         key_weakness=t.text("key_weakness"),
         price_floor=None if floor is None else _decimal(t, "price_floor", floor),
+        interval=_duration(t, "interval", timedelta(0)) if "interval" in t.data else None,
     )
     t.done()
     return product
@@ -701,6 +730,49 @@ def _report(t: _Table, timezone: str) -> ReportSettings:
         email=email,
         webhook=_http_url(t, "webhook"),
     )
+    t.done()
+    return settings
+
+
+def _schedule(t: _Table, base: Path) -> ScheduleSettings:
+    d = ScheduleSettings()
+    cron = t.get("report_cron", (str, bool), d.report_cron)
+    if cron is False:
+        cron = None
+    elif cron is True:
+        raise t.error("report_cron", 'must be a crontab expression such as "0 8 * * *" or false')
+    if cron is not None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(cron)
+        except ValueError as exc:
+            raise t.error("report_cron", f"is not a crontab expression: {exc}") from exc
+    fmt = t.text("report_format", d.report_format)
+    if fmt not in ("html", "md", "csv", "json"):
+        raise t.error("report_format", "must be html, md, csv or json")
+    output = t.text("report_output")
+    settings = ScheduleSettings(
+        interval=_duration(t, "interval", d.interval),
+        jitter=t.number("jitter", d.jitter),
+        retry_failed_after=_duration(t, "retry_failed_after", d.retry_failed_after),
+        adaptive=t.get("adaptive", bool, d.adaptive),
+        min_interval=_duration(t, "min_interval", d.min_interval),
+        max_interval=_duration(t, "max_interval", d.max_interval),
+        lease=_duration(t, "lease", d.lease),
+        tick=_duration(t, "tick", d.tick),
+        misfire_grace=_duration(t, "misfire_grace", d.misfire_grace),
+        report_cron=cron,
+        report_format=str(fmt),
+        report_output=(base / output).resolve() if output else None,
+        prune_after=_duration(t, "prune_after", d.prune_after),
+        alert_after=_duration(t, "alert_after", d.alert_after),
+        stop_timeout=_duration(t, "stop_timeout", d.stop_timeout),
+    )
+    if settings.jitter >= 1:
+        raise t.error("jitter", "is a fraction of the interval and must be under 1")
+    if settings.min_interval > settings.max_interval:
+        raise t.error("min_interval", "must not be longer than max_interval")
     t.done()
     return settings
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import threading
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from tracker.extract import extract
 from tracker.fetch import Fetcher, FetchResult, origin_of
 from tracker.models import Offer, PageStatus
 from tracker.money import format_amount
+from tracker.schedule import ADAPTIVE_WINDOW, scheduler_for
 from tracker.store import CHANGED, HELD, NEW, UNCHANGED, CheckResult, ListingRef, Store
 
 __all__ = [
@@ -33,6 +37,7 @@ __all__ = [
     "RunSummary",
     "check",
     "classify",
+    "run_due",
     "run_once",
     "utc_now",
 ]
@@ -48,6 +53,41 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def run_due(
+    config: Config,
+    *,
+    store: Store,
+    now: Clock = utc_now,
+    owner: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    on_result: ResultHook | None = None,
+    on_start: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> RunSummary:
+    """Check the listings that are due, under leases no other process can take.
+
+    What ``tracker run --due`` (cron) and each tick of ``tracker serve`` call.
+    """
+    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    store.sync_config(config, now=now())
+    claimed = store.claim_due(now=now(), owner=owner, lease=config.schedule.lease)
+    summary = RunSummary()
+    try:
+        summary = run_once(
+            config,
+            store=store,
+            now=now,
+            transport=transport,
+            on_result=on_result,
+            on_start=on_start,
+            listings=claimed,
+            stop=stop,
+        )
+    finally:  # leases of listings not checked go back at once
+        store.release([x.id for x in claimed if x.id not in summary.checked_ids], owner=owner)
+    return summary
+
+
 @dataclass(slots=True)
 class RunSummary:
     """What one run did."""
@@ -60,6 +100,8 @@ class RunSummary:
     held: int = 0  # suspicious changes waiting for an editor
     failures: Counter[str] = field(default_factory=Counter)
     changed_listings: list[int] = field(default_factory=list)
+    checked_ids: set[int] = field(default_factory=set)
+    stopped: bool = False  # a stop was requested before every listing was checked
     started_at: datetime | None = None
     finished_at: datetime | None = None
 
@@ -74,6 +116,7 @@ class RunSummary:
 
     def add(self, listing_id: int, outcome: str) -> None:
         self.checked += 1
+        self.checked_ids.add(listing_id)
         if outcome == NEW:
             self.new += 1
             self.changed_listings.append(listing_id)
@@ -198,16 +241,29 @@ def run_once(
     on_result: ResultHook | None = None,
     on_start: Callable[[int], None] | None = None,
     listings: Sequence[ListingRef] | None = None,
+    stop: threading.Event | None = None,
 ) -> RunSummary:
-    """Check every active listing once and record what was found."""
+    """Check every active listing (or ``listings``) once and record what was found.
+
+    When ``stop`` is set, no new check starts; the checks in flight finish and are
+    recorded.
+    """
     started = now()
-    store.sync_config(config, now=started)
+    if listings is None:
+        store.sync_config(config, now=started)
     todo = list(listings) if listings is not None else store.active_listings()
     if on_start is not None:
         on_start(len(todo))
     summary = RunSummary(started_at=started)
     summary.run_id = store.start_run(now=started)
-    asyncio.run(_run(config, store, todo, summary, now, transport, on_result))
+    recent = (
+        store.recent_changes([x.id for x in todo], since=started - ADAPTIVE_WINDOW)
+        if config.schedule.adaptive
+        else {}
+    )
+    schedule = scheduler_for(config, recent)
+    asyncio.run(_run(config, store, todo, summary, now, transport, on_result, stop, schedule))
+    summary.stopped = bool(stop is not None and stop.is_set() and summary.checked < len(todo))
     summary.finished_at = now()
     store.finish_run(
         summary.run_id,
@@ -228,6 +284,8 @@ async def _run(
     now: Clock,
     transport: httpx.AsyncBaseTransport | None,
     on_result: ResultHook | None,
+    stop: threading.Event | None,
+    schedule: Callable[[int, str, str, datetime, bool], datetime],
 ) -> None:
     queue = iter(interleave_by_host(listings))
     policy = quarantine_policy(config, listings)
@@ -250,6 +308,8 @@ async def _run(
 
     async def worker(fetcher: Fetcher) -> None:
         for listing in queue:
+            if stop is not None and stop.is_set():
+                return
             checked_at = now()
             try:
                 fetched = await fetcher.fetch(
@@ -271,7 +331,11 @@ async def _run(
                     failure="internal",
                     error=f"{type(exc).__name__}: {exc}",
                 )
-            pending.append((listing, result))
+            failed = result.failure is not None or not (
+                result.not_modified or result.is_observation
+            )
+            due = schedule(listing.id, listing.product_id, listing.url, checked_at, failed)
+            pending.append((listing, replace(result, next_due_at=due)))
             if len(pending) >= FLUSH_EVERY:
                 await flush()
 

@@ -13,13 +13,13 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, or_, select
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -155,6 +155,7 @@ class CheckResult:
     final_url: str | None = None
     page: bytes | None = None  # the body of a failing page, kept for diagnosis
     content_type: str | None = None
+    next_due_at: datetime | None = None  # when the listing should be checked again
 
     @property
     def is_observation(self) -> bool:
@@ -221,6 +222,7 @@ class Store:
             ) from exc
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -301,6 +303,12 @@ class Store:
             for key, lrow in listings.items():
                 if key not in wanted:
                     lrow.active = False
+            s.flush()
+            missing = select(ListingRow.id).where(
+                ~ListingRow.id.in_(select(ListingState.listing_id))
+            )
+            for listing_id in s.scalars(missing).all():
+                s.add(ListingState(listing_id=listing_id, consecutive_failures=0))
 
     def active_listings(self) -> list[ListingRef]:
         """Every active listing with its validators, in a stable order."""
@@ -323,6 +331,110 @@ class Store:
                 )
                 for row, state in s.execute(stmt).all()
             ]
+
+    # -- scheduling -----------------------------------------------------------------------------
+
+    def claim_due(
+        self, *, now: datetime, owner: str, lease: timedelta, limit: int | None = None
+    ) -> list[ListingRef]:
+        """Lease the active listings that are due and not leased by anyone else.
+
+        One conditional UPDATE: two processes never claim the same listing; a lease
+        that expires (its holder crashed) can be claimed again.
+        """
+        due = (
+            select(ListingState.listing_id)
+            .join(ListingRow, ListingRow.id == ListingState.listing_id)
+            .where(
+                ListingRow.active.is_(True),
+                or_(ListingState.next_due_at.is_(None), ListingState.next_due_at <= now),
+                or_(ListingState.lease_until.is_(None), ListingState.lease_until < now),
+            )
+            .order_by(ListingState.next_due_at.is_not(None), ListingState.next_due_at)
+        )
+        if limit is not None:
+            due = due.limit(limit)
+        with self.session() as s:
+            ids = list(s.scalars(due))
+            if not ids:
+                return []
+            claimed = s.scalars(
+                update(ListingState)
+                .where(
+                    ListingState.listing_id.in_(ids),
+                    or_(ListingState.lease_until.is_(None), ListingState.lease_until < now),
+                )
+                .values(lease_owner=owner, lease_until=now + lease)
+                .returning(ListingState.listing_id),
+            ).all()
+        wanted = set(claimed)
+        return [ref for ref in self.active_listings() if ref.id in wanted]
+
+    def release(self, listing_ids: Iterable[int], *, owner: str) -> None:
+        """Give back leases that were not used (a stop before the check)."""
+        ids = list(listing_ids)
+        if not ids:
+            return
+        with self.session() as s:
+            s.execute(
+                update(ListingState)
+                .where(ListingState.listing_id.in_(ids), ListingState.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    def due_count(self, *, now: datetime) -> int:
+        with self.session() as s:
+            stmt = (
+                select(func.count())
+                .select_from(ListingState)
+                .join(ListingRow, ListingRow.id == ListingState.listing_id)
+                .where(
+                    ListingRow.active.is_(True),
+                    or_(ListingState.next_due_at.is_(None), ListingState.next_due_at <= now),
+                )
+            )
+            return s.scalar(stmt) or 0
+
+    def recent_changes(self, listing_ids: Iterable[int], *, since: datetime) -> dict[int, int]:
+        """How many new states each listing had since ``since``."""
+        ids = list(listing_ids)
+        if not ids:
+            return {}
+        with self.session() as s:
+            stmt = (
+                select(Observation.listing_id, func.count())
+                .where(Observation.listing_id.in_(ids), Observation.first_seen >= since)
+                .group_by(Observation.listing_id)
+            )
+            return {listing_id: n for listing_id, n in s.execute(stmt).all()}
+
+    def prune_fetch_log(self, *, before: datetime) -> int:
+        """Delete fetch-log rows older than ``before``; the history itself is kept."""
+        with self.session() as s:
+            result = s.execute(delete(FetchLog).where(FetchLog.started_at < before))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def last_runs(self) -> tuple[Run | None, Run | None]:
+        """The newest run, and the newest run that finished."""
+        with self.session() as s:
+            last = s.scalars(select(Run).order_by(Run.started_at.desc()).limit(1)).first()
+            done = s.scalars(
+                select(Run)
+                .where(Run.finished_at.is_not(None))
+                .order_by(Run.finished_at.desc())
+                .limit(1)
+            ).first()
+            return last, done
+
+    def failing_count(self) -> int:
+        with self.session() as s:
+            stmt = (
+                select(func.count())
+                .select_from(ListingState)
+                .join(ListingRow, ListingRow.id == ListingState.listing_id)
+                .where(ListingRow.active.is_(True), ListingState.consecutive_failures > 0)
+            )
+            return s.scalar(stmt) or 0
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -708,6 +820,9 @@ class _Recorder:
     def apply(self, r: CheckResult, policy: QuarantinePolicy | None) -> str:
         state, t = self.state, r.checked_at
         state.last_checked_at = t
+        state.lease_owner = state.lease_until = None
+        if r.next_due_at is not None:
+            state.next_due_at = r.next_due_at
         if r.final_url:
             state.final_url = r.final_url
         if r.not_modified and self.published is not None:
@@ -846,6 +961,8 @@ def _succeeded(state: ListingState, t: datetime) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not the sqlite3 module, starts transactions (see _sqlite_begin)
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -856,12 +973,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _sqlite_begin(connection: Any) -> None:
+    """Take the write lock when a transaction starts.
+
+    With WAL, a transaction that reads and then writes fails at once
+    (SQLITE_BUSY_SNAPSHOT) when another process wrote in between; BEGIN IMMEDIATE
+    makes concurrent runs, renders and reports wait their turn (busy_timeout)
+    instead.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

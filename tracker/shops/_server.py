@@ -673,9 +673,17 @@ class Shop:
 
     # ------------------------------------------------------------------ request log
 
-    def requests(self, path: str | None = None) -> list[RequestRecord]:
+    def requests(self, path: str | None = None, *, settle: float = 1.0) -> list[RequestRecord]:
         """Requests served so far, oldest first; ``path`` (a path or a URL of this
-        shop, query ignored unless given) keeps only those for it."""
+        shop, query ignored unless given) keeps only those for it.
+
+        A request is logged once its answer is written, which can be a moment after
+        the client has read it: this waits up to ``settle`` seconds for requests in
+        flight to finish first.
+        """
+        deadline = time.monotonic() + settle
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
         with self._lock:
             records = list(self._log)
         if path is None:

@@ -24,7 +24,7 @@ def farm() -> Iterator[ShopFarm]:
 
 
 @pytest.fixture
-def setup(farm: ShopFarm, tmp_path: Path) -> Iterator[tuple[Config, Store]]:
+def setup(farm: ShopFarm, tmp_path: Path, db_url: str) -> Iterator[tuple[Config, Store]]:
     for shop in farm.shops:
         shop.clear_faults()
     text = demo_config(farm, tmp_path / "history.sqlite3").replace(

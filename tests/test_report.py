@@ -66,7 +66,7 @@ class World:
 
 
 @pytest.fixture
-def world(farm: ShopFarm, tmp_path: Path, clock: FrozenClock) -> Iterator[World]:
+def world(farm: ShopFarm, tmp_path: Path, clock: FrozenClock, db_url: str) -> Iterator[World]:
     snapshot = {
         (shop.name, sku): (p.price, p.in_stock)
         for shop in farm.shops

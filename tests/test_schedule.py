@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import FrozenClock
 from tracker.config import Config, parse_config
@@ -57,7 +57,9 @@ def product_pages(farm: ShopFarm) -> Counter[str]:
     )
 
 
-def test_due_follows_the_interval(farm: ShopFarm, tmp_path: Path, clock: FrozenClock) -> None:
+def test_due_follows_the_interval(
+    farm: ShopFarm, tmp_path: Path, clock: FrozenClock, db_url: str
+) -> None:
     config, _ = make_config(farm, tmp_path, 'interval = "6h"\njitter = 0\n')
     with open_store(config.tracker.database) as store:
         first = run_due(config, store=store, now=clock)
@@ -71,7 +73,7 @@ def test_due_follows_the_interval(farm: ShopFarm, tmp_path: Path, clock: FrozenC
 
 
 def test_failed_listings_are_retried_sooner(
-    farm: ShopFarm, tmp_path: Path, clock: FrozenClock
+    farm: ShopFarm, tmp_path: Path, clock: FrozenClock, db_url: str
 ) -> None:
     config, _ = make_config(
         farm, tmp_path, 'interval = "6h"\njitter = 0\nretry_failed_after = "1h"\n'
@@ -150,7 +152,9 @@ def tracker(*args: str, **kw: object) -> subprocess.Popen[str]:
     )  # type: ignore[call-overload]
 
 
-def test_two_overlapping_run_due_check_each_listing_once(farm: ShopFarm, tmp_path: Path) -> None:
+def test_two_overlapping_run_due_check_each_listing_once(
+    farm: ShopFarm, tmp_path: Path, db_url: str
+) -> None:
     _, path = make_config(farm, tmp_path, 'interval = "6h"\n')
     for shop in farm.shops:
         shop.set_fault(Fault.slow, delay=0.3)  # long enough for the runs to overlap
@@ -170,7 +174,7 @@ def test_two_overlapping_run_due_check_each_listing_once(farm: ShopFarm, tmp_pat
 
 
 def test_serve_checks_at_the_cadence_and_stops_cleanly_on_sigterm(
-    farm: ShopFarm, tmp_path: Path
+    farm: ShopFarm, tmp_path: Path, db_url: str
 ) -> None:
     _, path = make_config(
         farm, tmp_path, 'interval = "2s"\njitter = 0\ntick = "0.5s"\nreport_cron = false\n'
@@ -192,17 +196,20 @@ def test_serve_checks_at_the_cadence_and_stops_cleanly_on_sigterm(
     assert len(pages) == 8
     # every 2 s over ~5.5 s: 2 or 3 checks each, never a burst
     assert set(pages.values()) <= {2, 3, 4}, pages
-    with sqlite3.connect(tmp_path / "history.sqlite3") as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        logged = conn.execute("select count(*) from fetch_log").fetchone()[0]
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        if db_url.startswith("sqlite"):
+            assert conn.execute(sa.text("PRAGMA integrity_check")).scalar_one() == "ok"
+        logged = conn.execute(sa.text("select count(*) from fetch_log")).scalar_one()
         leased = conn.execute(
-            "select count(*) from listing_state where lease_owner is not null"
-        ).fetchone()[0]
+            sa.text("select count(*) from listing_state where lease_owner is not null")
+        ).scalar_one()
+    engine.dispose()
     assert logged == sum(pages.values())  # every check the shops saw was recorded
     assert leased == 0  # nothing left claimed
 
 
-def test_status_exit_codes(farm: ShopFarm, tmp_path: Path, clock: FrozenClock) -> None:
+def test_status_exit_codes(farm: ShopFarm, tmp_path: Path, clock: FrozenClock, db_url: str) -> None:
     config, path = make_config(farm, tmp_path, 'alert_after = "2h"\n')
     fresh = subprocess.run(
         [sys.executable, "-m", "tracker", "--config", str(path), "status"],

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import FrozenClock
 from tracker.config import parse_config
@@ -183,10 +183,22 @@ def test_money_is_exact_and_times_are_utc(db_url: str, clock: FrozenClock) -> No
         store.record(
             [CheckResult(listing_id=a.id, checked_at=clock(), duration_ms=1, offer=ok("1299.99"))]
         )
-    path = db_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("select price from observations").fetchone()[0] == "1299.99"
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("select price from observations")).scalar_one()
+        if db_url.startswith("sqlite"):
+            assert stored == "1299.99"  # exact text, never a float
+            assert conn.execute(sa.text("PRAGMA journal_mode")).scalar_one() == "wal"
+        else:
+            assert stored == Decimal("1299.99")  # NUMERIC
+            column = conn.execute(
+                sa.text(
+                    "select data_type from information_schema.columns "
+                    "where table_name = 'observations' and column_name = 'first_seen'"
+                )
+            ).scalar_one()
+            assert column == "timestamp with time zone"
+    engine.dispose()
     with open_store(db_url) as store:
         (row,) = store.history("amp")
         assert row.price == Decimal("1299.99") and row.first_seen == clock()

@@ -434,7 +434,8 @@ def _currency(t: _Table, name: str) -> str | None:
 
 
 def _tracker_settings(t: _Table, base: Path) -> TrackerSettings:
-    database = os.environ.get("TRACKER_DATABASE_URL") or t.text("database", DEFAULT_DATABASE)
+    database = t.text("database", DEFAULT_DATABASE)
+    database = os.environ.get("TRACKER_DATABASE_URL") or database
     tz = t.text("timezone", "UTC")
     try:
         ZoneInfo(tz)

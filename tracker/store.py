@@ -19,7 +19,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, delete, event, func, or_, select, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -274,6 +285,8 @@ class Store:
     def sync_config(self, config: Config, *, now: datetime) -> None:
         """Mirror products and listings from config; mark what disappeared inactive."""
         with self.session() as s:
+            if not self.is_sqlite:  # one syncing worker at a time (SQLite: BEGIN IMMEDIATE)
+                s.execute(text("SELECT pg_advisory_xact_lock(7353921)"))
             products = {p.id: p for p in s.scalars(select(ProductRow))}
             listings = {(row.product_id, row.url): row for row in s.scalars(select(ListingRow))}
             wanted: set[tuple[str, str]] = set()
@@ -354,14 +367,13 @@ class Store:
         )
         if limit is not None:
             due = due.limit(limit)
+        if not self.is_sqlite:  # PostgreSQL: rows another worker is claiming are skipped
+            due = due.with_for_update(of=ListingState, skip_locked=True)
         with self.session() as s:
-            ids = list(s.scalars(due))
-            if not ids:
-                return []
             claimed = s.scalars(
                 update(ListingState)
                 .where(
-                    ListingState.listing_id.in_(ids),
+                    ListingState.listing_id.in_(due.scalar_subquery()),
                     or_(ListingState.lease_until.is_(None), ListingState.lease_until < now),
                 )
                 .values(lease_owner=owner, lease_until=now + lease)

@@ -441,6 +441,31 @@ def db() -> None:
     """Manage the history database."""
 
 
+@db.command("copy")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL",
+    help="An empty database, e.g. postgresql+psycopg://user@host/tracker.",
+)
+@click.pass_obj
+@_errors
+def db_copy(obj: _Ctx, target: str) -> None:
+    """Copy the whole history into another (empty) database.
+
+    From SQLite to PostgreSQL when one machine is outgrown, or back. The target
+    is migrated first; the copy is one transaction, so a failure keeps nothing.
+    """
+    from tracker.store import copy_database, open_store
+
+    with open_store(obj.config.tracker.database) as source, open_store(target) as dest:
+        copied = copy_database(source, dest)
+        click.echo(f"copied {source.display_url} to {dest.display_url}:")
+        for table, n in copied.items():
+            click.echo(f"  {table}: {n} rows")
+
+
 @db.command("upgrade")
 @click.pass_obj
 @_errors

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
+    Integer,
     and_,
     create_engine,
     delete,
@@ -40,6 +41,7 @@ from tracker.config import Config
 from tracker.errors import StoreError
 from tracker.models import Availability, Offer, PageStatus
 from tracker.schema import (
+    Base,
     FailurePage,
     FetchLog,
     GuideState,
@@ -58,6 +60,7 @@ __all__ = [
     "HistoryRow",
     "ListingRef",
     "Store",
+    "copy_database",
     "open_store",
 ]
 
@@ -802,6 +805,50 @@ class Store:
     def listing_states(self) -> dict[int, ListingState]:
         with self.session() as s:
             return {st.listing_id: st for st in s.scalars(select(ListingState))}
+
+
+def copy_database(source: Store, target: Store, *, batch: int = 2000) -> dict[str, int]:
+    """Copy every row of ``source`` into the empty, migrated ``target``; rows per table.
+
+    Works between any two backends (SQLite to PostgreSQL and back): values go
+    through the same column types, so money stays exact and times stay UTC.
+    """
+    tables = Base.metadata.sorted_tables  # parents before children
+    with target.engine.connect() as conn:
+        filled = [
+            t.name for t in tables if conn.execute(select(func.count()).select_from(t)).scalar()
+        ]
+    if filled:
+        raise StoreError(
+            f"{target.display_url} already holds data (in {', '.join(filled)}): "
+            "copy into an empty database"
+        )
+    copied: dict[str, int] = {}
+    try:
+        with source.engine.connect() as src, target.engine.begin() as dst:
+            for table in tables:
+                # rows that point at rows of their own table (none today) would need two passes
+                result = src.execution_options(stream_results=True).execute(
+                    select(table).order_by(*table.primary_key.columns)
+                )
+                count = 0
+                while rows := result.fetchmany(batch):
+                    dst.execute(table.insert(), [dict(r._mapping) for r in rows])
+                    count += len(rows)
+                copied[table.name] = count
+            if dst.dialect.name == "postgresql":
+                for table in tables:
+                    pk = list(table.primary_key.columns)
+                    if len(pk) == 1 and pk[0].name == "id" and isinstance(pk[0].type, Integer):
+                        dst.execute(
+                            text(
+                                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                f"coalesce((SELECT max(id) FROM {table.name}), 0) + 1, false)"
+                            )
+                        )
+    except SQLAlchemyError as exc:
+        raise StoreError(f"copy into {target.display_url} failed, nothing kept: {exc}") from exc
+    return copied
 
 
 def _key_of(o: Observation) -> tuple[Any, ...]:

@@ -80,6 +80,8 @@ class FetchSettings:
     backoff: float = 1.0  # first retry waits about this long, doubling each time
     retry_after_cap: float = 60.0  # the longest Retry-After honoured
     max_redirects: int = 5
+    # share per-host limits with every worker on the database (None: with PostgreSQL)
+    shared_politeness: bool | None = None
 
 
 # The [fetch] keys a [[sites]] entry may override.
@@ -211,6 +213,7 @@ class ScheduleSettings:
     min_interval: timedelta = timedelta(hours=1)
     max_interval: timedelta = timedelta(hours=24)
     lease: timedelta = timedelta(minutes=15)
+    claim_batch: int = 200  # listings claimed at a time (several workers share the rest)
     tick: timedelta = timedelta(seconds=60)
     misfire_grace: timedelta = timedelta(minutes=5)
     report_cron: str | None = "0 8 * * *"
@@ -470,6 +473,7 @@ def _fetch_settings(t: _Table) -> FetchSettings:
         backoff=t.number("backoff", d.backoff),
         retry_after_cap=t.number("retry_after_cap", d.retry_after_cap),
         max_redirects=t.integer("max_redirects", d.max_redirects),
+        shared_politeness=t.get("shared_politeness", bool, None),
     )
     t.done()
     return settings
@@ -761,6 +765,7 @@ def _schedule(t: _Table, base: Path) -> ScheduleSettings:
         min_interval=_duration(t, "min_interval", d.min_interval),
         max_interval=_duration(t, "max_interval", d.max_interval),
         lease=_duration(t, "lease", d.lease),
+        claim_batch=t.integer("claim_batch", d.claim_batch, minimum=1),
         tick=_duration(t, "tick", d.tick),
         misfire_grace=_duration(t, "misfire_grace", d.misfire_grace),
         report_cron=cron,

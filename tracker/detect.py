@@ -13,14 +13,14 @@ showing the published state until an editor runs ``tracker approve ID`` or
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from decimal import Decimal
 
 from tracker.config import Config
 from tracker.models import Offer
 from tracker.money import format_amount
 from tracker.schema import Observation
-from tracker.store import ListingRef, QuarantinePolicy
+from tracker.store import QuarantinePolicy
 
 __all__ = ["quarantine_policy", "suspicious"]
 
@@ -57,13 +57,17 @@ def suspicious(
     return None
 
 
-def quarantine_policy(config: Config, listings: Iterable[ListingRef]) -> QuarantinePolicy | None:
-    """The policy ``Store.record`` applies to this run's listings."""
+def quarantine_policy(config: Config, product_of: Mapping[int, str]) -> QuarantinePolicy | None:
+    """The policy ``Store.record`` applies; ``product_of`` maps listing ids to products
+    (it may grow while the run goes on)."""
     settings = config.quarantine
     if not settings.enabled:
         return None
     floors = {p.id: p.price_floor for p in config.products}
-    floor_of = {ref.id: floors.get(ref.product_id) for ref in listings}
+
+    def floor_of(listing_id: int) -> Decimal | None:
+        product = product_of.get(listing_id)
+        return floors.get(product) if product else None
 
     def policy(listing_id: int, previous: Observation | None, offer: Offer) -> str | None:
         return suspicious(
@@ -71,7 +75,7 @@ def quarantine_policy(config: Config, listings: Iterable[ListingRef]) -> Quarant
             offer,
             max_change=settings.max_change,
             currency_change=settings.currency_change,
-            floor=floor_of.get(listing_id),
+            floor=floor_of(listing_id),
         )
 
     return policy

@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -46,7 +46,7 @@ from protego import Protego
 from tracker.config import Config, FetchSettings
 from tracker.errors import BodyTooLarge, FetchError
 
-__all__ = ["FetchResult", "Fetcher", "origin_of"]
+__all__ = ["FetchResult", "Fetcher", "SharedGate", "origin_of"]
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,22 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
+class SharedGate(Protocol):
+    """Per-host politeness shared by several processes (see ``tracker.politeness``)."""
+
+    async def acquire(self, origin: str, *, delay: float, limit: int, hold: float) -> object:
+        """Wait for a request slot on ``origin`` and its turn; a token for ``release``."""
+        ...
+
+    async def release(self, token: object) -> None: ...
+
+
 class _Host:
     """Politeness state of one host for one run."""
 
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchSettings, origin: str = "") -> None:
         self.settings = settings
+        self.origin = origin
         self.slots = asyncio.Semaphore(settings.per_host_concurrency)
         self.turn = asyncio.Lock()
         self.next_start = 0.0
@@ -121,12 +132,14 @@ class Fetcher:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        shared: SharedGate | None = None,
     ) -> None:
         self.config = config
         self.user_agent = config.tracker.user_agent
         self.robots_token = self.user_agent.split("/", 1)[0].split()[0] or "tracker"
         self._clock = clock
         self._sleep = sleep
+        self._shared = shared
         self._hosts: dict[str, _Host] = {}
         self._global = asyncio.Semaphore(config.fetch.concurrency)
         limits = httpx.Limits(
@@ -160,7 +173,7 @@ class Fetcher:
         key = origin_of(url)
         host = self._hosts.get(key)
         if host is None:
-            host = self._hosts[key] = _Host(self.config.fetch_for(url))
+            host = self._hosts[key] = _Host(self.config.fetch_for(url), key)
         return host
 
     def host_delay(self, url: str) -> float:
@@ -169,7 +182,11 @@ class Fetcher:
 
     @asynccontextmanager
     async def _turn(self, host: _Host) -> AsyncIterator[float]:
-        """Wait for a slot on ``host`` and for its delay; yields the seconds waited."""
+        """Wait for a slot on ``host`` and for its delay; yields the seconds waited.
+
+        With a shared gate, the slot and the start time are also reserved across
+        every process sharing the database.
+        """
         started = self._clock()
         async with host.slots:
             async with host.turn:
@@ -178,7 +195,19 @@ class Fetcher:
                     await self._sleep(wait)
                 host.next_start = self._clock() + host.delay
             async with self._global:
-                yield self._clock() - started
+                if self._shared is None:
+                    yield self._clock() - started
+                    return
+                token = await self._shared.acquire(
+                    host.origin,
+                    delay=host.delay,
+                    limit=host.settings.per_host_concurrency,
+                    hold=host.settings.timeout * 2 + 5,
+                )
+                try:
+                    yield self._clock() - started
+                finally:
+                    await self._shared.release(token)
 
     async def _robots(self, host: _Host, url: str) -> tuple[bool, str | None]:
         """Whether robots.txt allows ``url`` (read once per host per run)."""

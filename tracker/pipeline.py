@@ -25,9 +25,10 @@ import httpx
 from tracker.config import Config
 from tracker.detect import quarantine_policy
 from tracker.extract import extract
-from tracker.fetch import Fetcher, FetchResult, origin_of
+from tracker.fetch import Fetcher, FetchResult, SharedGate, origin_of
 from tracker.models import Offer, PageStatus
 from tracker.money import format_amount
+from tracker.politeness import shared_gate_for
 from tracker.schedule import ADAPTIVE_WINDOW, scheduler_for
 from tracker.store import CHANGED, HELD, NEW, UNCHANGED, CheckResult, ListingRef, Store
 
@@ -70,7 +71,15 @@ def run_due(
     """
     owner = owner or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
     store.sync_config(config, now=now())
-    claimed = store.claim_due(now=now(), owner=owner, lease=config.schedule.lease)
+    claimed: list[ListingRef] = []
+
+    def claim() -> list[ListingRef]:
+        batch = store.claim_due(
+            now=now(), owner=owner, lease=config.schedule.lease, limit=config.schedule.claim_batch
+        )
+        claimed.extend(batch)
+        return batch
+
     summary = RunSummary()
     try:
         summary = run_once(
@@ -80,8 +89,8 @@ def run_due(
             transport=transport,
             on_result=on_result,
             on_start=on_start,
-            listings=claimed,
             stop=stop,
+            claim=claim,
         )
     finally:  # leases of listings not checked go back at once
         store.release([x.id for x in claimed if x.id not in summary.checked_ids], owner=owner)
@@ -242,28 +251,36 @@ def run_once(
     on_start: Callable[[int], None] | None = None,
     listings: Sequence[ListingRef] | None = None,
     stop: threading.Event | None = None,
+    claim: Callable[[], list[ListingRef]] | None = None,
 ) -> RunSummary:
-    """Check every active listing (or ``listings``) once and record what was found.
+    """Check every active listing (or ``listings``, or what ``claim`` hands out batch by
+    batch) once and record what was found.
 
     When ``stop`` is set, no new check starts; the checks in flight finish and are
     recorded.
     """
     started = now()
-    if listings is None:
+    if listings is None and claim is None:
         store.sync_config(config, now=started)
-    todo = list(listings) if listings is not None else store.active_listings()
+    todo = list(listings) if listings is not None else []
+    if listings is None and claim is None:
+        todo = store.active_listings()
     if on_start is not None:
-        on_start(len(todo))
+        on_start(len(todo) if claim is None else store.due_count(now=started))
     summary = RunSummary(started_at=started)
     summary.run_id = store.start_run(now=started)
-    recent = (
-        store.recent_changes([x.id for x in todo], since=started - ADAPTIVE_WINDOW)
-        if config.schedule.adaptive
-        else {}
-    )
-    schedule = scheduler_for(config, recent)
-    asyncio.run(_run(config, store, todo, summary, now, transport, on_result, stop, schedule))
-    summary.stopped = bool(stop is not None and stop.is_set() and summary.checked < len(todo))
+
+    def batches() -> list[ListingRef]:
+        nonlocal todo
+        if claim is not None:
+            return claim()
+        batch, todo = todo, []
+        return batch
+
+    source = _Source(batches, stop)
+    gate = shared_gate_for(config, store, now=now)
+    asyncio.run(_run(config, store, source, summary, now, transport, on_result, stop, gate))
+    summary.stopped = bool(stop is not None and stop.is_set() and not source.exhausted)
     summary.finished_at = now()
     store.finish_run(
         summary.run_id,
@@ -276,19 +293,48 @@ def run_once(
     return summary
 
 
+class _Source:
+    """Listings for the workers, fetched batch by batch (claims) when they run out."""
+
+    def __init__(
+        self, batches: Callable[[], list[ListingRef]], stop: threading.Event | None
+    ) -> None:
+        self.batches = batches
+        self.stop = stop
+        self.buffer: deque[ListingRef] = deque()
+        self.lock = asyncio.Lock()
+        self.exhausted = False
+        self.seen: list[ListingRef] = []
+
+    async def next(self) -> ListingRef | None:
+        async with self.lock:
+            while not self.buffer and not self.exhausted:
+                if self.stop is not None and self.stop.is_set():
+                    return None
+                batch = await asyncio.to_thread(self.batches)
+                if not batch:
+                    self.exhausted = True
+                self.seen.extend(batch)
+                self.buffer.extend(interleave_by_host(batch))
+            return self.buffer.popleft() if self.buffer else None
+
+
 async def _run(
     config: Config,
     store: Store,
-    listings: list[ListingRef],
+    source: _Source,
     summary: RunSummary,
     now: Clock,
     transport: httpx.AsyncBaseTransport | None,
     on_result: ResultHook | None,
     stop: threading.Event | None,
-    schedule: Callable[[int, str, str, datetime, bool], datetime],
+    gate: SharedGate | None,
 ) -> None:
-    queue = iter(interleave_by_host(listings))
-    policy = quarantine_policy(config, listings)
+    started = now()
+    recent: dict[int, int] = {}
+    schedule = scheduler_for(config, recent)
+    product_of: dict[int, str] = {}
+    policy = quarantine_policy(config, product_of)
     pending: list[tuple[ListingRef, CheckResult]] = []
     lock = asyncio.Lock()
 
@@ -307,10 +353,18 @@ async def _run(
                     on_result(listing, result, outcome)
 
     async def worker(fetcher: Fetcher) -> None:
-        for listing in queue:
+        while (listing := await source.next()) is not None:
             if stop is not None and stop.is_set():
                 return
+            if config.schedule.adaptive and listing.id not in recent:
+                recent.update(
+                    await asyncio.to_thread(
+                        store.recent_changes, [listing.id], since=started - ADAPTIVE_WINDOW
+                    )
+                )
+                recent.setdefault(listing.id, 0)
             checked_at = now()
+            product_of[listing.id] = listing.product_id
             try:
                 fetched = await fetcher.fetch(
                     listing.url, etag=listing.etag, last_modified=listing.last_modified
@@ -339,8 +393,8 @@ async def _run(
             if len(pending) >= FLUSH_EVERY:
                 await flush()
 
-    async with Fetcher(config, transport=transport) as fetcher:
-        workers = max(1, min(len(listings), config.fetch.concurrency * 2))
+    async with Fetcher(config, transport=transport, shared=gate) as fetcher:
+        workers = max(1, config.fetch.concurrency * 2)
         await asyncio.gather(*(worker(fetcher) for _ in range(workers)))
     await flush()
 

@@ -43,6 +43,8 @@ __all__ = [
     "FailurePage",
     "FetchLog",
     "GuideState",
+    "HostSlot",
+    "HostTurn",
     "ListingRow",
     "ListingState",
     "Observation",
@@ -276,4 +278,24 @@ class ReportLog(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     since: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HostTurn(Base):
+    """Per-host politeness shared by every worker: when the host may next be asked."""
+
+    __tablename__ = "hosts"
+
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)
+    next_start: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class HostSlot(Base):
+    """A request in flight to a host, held by one worker until it ends (or expires)."""
+
+    __tablename__ = "host_slots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = mapped_column(String(300), index=True)
+    owner: Mapped[str] = mapped_column(String(200))
     until: Mapped[datetime] = mapped_column(UTCDateTime)

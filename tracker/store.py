@@ -45,6 +45,8 @@ from tracker.schema import (
     FailurePage,
     FetchLog,
     GuideState,
+    HostSlot,
+    HostTurn,
     ListingRow,
     ListingState,
     Observation,
@@ -450,6 +452,49 @@ class Store:
                 .where(ListingRow.active.is_(True), ListingState.consecutive_failures > 0)
             )
             return s.scalar(stmt) or 0
+
+    # -- politeness shared by workers ----------------------------------------------------------
+
+    def reserve_host(
+        self,
+        origin: str,
+        *,
+        now: datetime,
+        delay: timedelta,
+        limit: int,
+        hold: timedelta,
+        owner: str,
+    ) -> tuple[datetime, int] | timedelta:
+        """Reserve the next request to ``origin``: (when it may start, slot id), or how
+        long to wait before asking again when ``limit`` requests are already in flight.
+
+        The host's row is locked for the transaction (FOR UPDATE; SQLite: BEGIN
+        IMMEDIATE), so reservations from every worker are serialized.
+        """
+        with self.session() as s:
+            if s.get(HostTurn, origin) is None:
+                s.execute(
+                    _insert(self.engine.dialect.name, HostTurn)
+                    .values(origin=origin, next_start=now)
+                    .on_conflict_do_nothing(index_elements=["origin"])
+                )
+            turn = s.scalars(
+                select(HostTurn).where(HostTurn.origin == origin).with_for_update()
+            ).one()
+            s.execute(delete(HostSlot).where(HostSlot.origin == origin, HostSlot.until < now))
+            busy = list(s.scalars(select(HostSlot.until).where(HostSlot.origin == origin)))
+            if len(busy) >= limit:
+                return max(min(min(busy) - now, timedelta(seconds=1)), timedelta(milliseconds=20))
+            start = max(now, turn.next_start)
+            turn.next_start = start + delay
+            slot = HostSlot(origin=origin, owner=owner, until=start + hold)
+            s.add(slot)
+            s.flush()
+            return start, slot.id
+
+    def release_host(self, slot_id: int) -> None:
+        with self.session() as s:
+            s.execute(delete(HostSlot).where(HostSlot.id == slot_id))
 
     # -- runs ----------------------------------------------------------------------------------
 
@@ -1030,6 +1075,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
     finally:
         cursor.close()
+
+
+def _insert(dialect: str, model: type[Base]) -> Any:
+    """INSERT with ON CONFLICT for the backend in use."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model)
 
 
 def _sqlite_begin(connection: Any) -> None:

@@ -1,0 +1,65 @@
+"""Per-host politeness across processes: several workers (``tracker serve`` or
+``tracker run --due`` on one or many machines) sharing one database never send a
+host more concurrent requests, or requests closer together, than configured.
+
+Each request reserves a start time and a slot in the database (``hosts`` and
+``host_slots``); the slot is released when the request ends and expires on its
+own if the worker dies. Clocks of the machines are assumed to be in sync (NTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from tracker.config import Config
+from tracker.store import Store
+
+__all__ = ["DatabaseGate", "shared_gate_for"]
+
+
+class DatabaseGate:
+    """A ``tracker.fetch.SharedGate`` kept in the history database."""
+
+    def __init__(self, store: Store, *, now: Callable[[], datetime], owner: str | None = None):
+        self.store = store
+        self.now = now
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+
+    async def acquire(self, origin: str, *, delay: float, limit: int, hold: float) -> object:
+        while True:
+            reserved = await asyncio.to_thread(
+                self.store.reserve_host,
+                origin,
+                now=self.now(),
+                delay=timedelta(seconds=delay),
+                limit=limit,
+                hold=timedelta(seconds=hold),
+                owner=self.owner,
+            )
+            if isinstance(reserved, timedelta):  # every slot is taken: ask again shortly
+                await asyncio.sleep(reserved.total_seconds())
+                continue
+            start, slot = reserved
+            wait = (start - self.now()).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            return slot
+
+    async def release(self, token: object) -> None:
+        assert isinstance(token, int)
+        await asyncio.to_thread(self.store.release_host, token)
+
+
+def shared_gate_for(
+    config: Config, store: Store, *, now: Callable[[], datetime]
+) -> DatabaseGate | None:
+    """The shared gate when ``[fetch] shared_politeness`` asks for it (by default: with
+    PostgreSQL, where several workers are expected)."""
+    wanted = config.fetch.shared_politeness
+    if wanted is None:
+        wanted = not store.is_sqlite
+    return DatabaseGate(store, now=now) if wanted else None

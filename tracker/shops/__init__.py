@@ -22,10 +22,14 @@ from tracker.shops._farm import DEMO_SHOPS, ShopFarm, ShopSpec, demo_specs
 from tracker.shops._model import Fault, FaultSpec, Product, RequestRecord, Style
 from tracker.shops._money import format_price
 from tracker.shops._server import DEFAULT_ROBOTS_TXT, Shop, gzip_bomb
+from tracker.shops.amazon_api import ApiRequest, FakeCreatorsApi, FakeItem
 
 __all__ = [
     "DEFAULT_ROBOTS_TXT",
     "DEMO_SHOPS",
+    "ApiRequest",
+    "FakeCreatorsApi",
+    "FakeItem",
     "Fault",
     "FaultSpec",
     "Product",

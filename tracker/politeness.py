@@ -16,9 +16,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from tracker.config import Config
-from tracker.store import Store
+from tracker.store import LOST_SLOT, Store
 
-__all__ = ["DatabaseGate", "shared_gate_for"]
+__all__ = ["MARGIN", "DatabaseGate", "shared_gate_for"]
+
+# Between the moment a worker marks a request sent and the moment its bytes leave,
+# a busy machine can lose a few milliseconds; the shared delay adds this much.
+MARGIN = 0.02
 
 
 class DatabaseGate:
@@ -30,12 +34,13 @@ class DatabaseGate:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
 
     async def acquire(self, origin: str, *, delay: float, limit: int, hold: float) -> object:
+        gap = timedelta(seconds=delay + MARGIN if delay else 0)
         while True:
             reserved = await asyncio.to_thread(
                 self.store.reserve_host,
                 origin,
                 now=self.now(),
-                delay=timedelta(seconds=delay),
+                delay=gap,
                 limit=limit,
                 hold=timedelta(seconds=hold),
                 owner=self.owner,
@@ -47,7 +52,15 @@ class DatabaseGate:
             wait = (start - self.now()).total_seconds()
             if wait > 0:
                 await asyncio.sleep(wait)
-            return slot
+            while True:
+                hold_back = await asyncio.to_thread(
+                    self.store.confirm_host, slot, now=self.now(), delay=gap
+                )
+                if hold_back is None:
+                    return slot
+                if hold_back == LOST_SLOT:
+                    break
+                await asyncio.sleep(max(hold_back.total_seconds(), 0.005))
 
     async def release(self, token: object) -> None:
         assert isinstance(token, int)

@@ -288,6 +288,7 @@ class HostTurn(Base):
 
     origin: Mapped[str] = mapped_column(String(300), primary_key=True)
     next_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sent: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class HostSlot(Base):
@@ -299,3 +300,5 @@ class HostSlot(Base):
     origin: Mapped[str] = mapped_column(String(300), index=True)
     owner: Mapped[str] = mapped_column(String(200))
     until: Mapped[datetime] = mapped_column(UTCDateTime)
+    start: Mapped[datetime] = mapped_column(UTCDateTime)  # the reserved turn
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it really went out

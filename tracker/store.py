@@ -73,6 +73,7 @@ NEW = "new"
 CHANGED = "changed"
 UNCHANGED = "unchanged"
 HELD = "held"  # a suspicious change waits for an editor
+LOST_SLOT = timedelta(days=-1)  # confirm_host: the reservation expired; reserve again
 # quarantine states
 PENDING, APPROVED, REJECTED, SUPERSEDED = "pending", "approved", "rejected", "superseded"
 MAX_SAVED_PAGE = 2_000_000
@@ -487,10 +488,41 @@ class Store:
                 return max(min(min(busy) - now, timedelta(seconds=1)), timedelta(milliseconds=20))
             start = max(now, turn.next_start)
             turn.next_start = start + delay
-            slot = HostSlot(origin=origin, owner=owner, until=start + hold)
+            slot = HostSlot(origin=origin, owner=owner, until=start + hold, start=start)
             s.add(slot)
             s.flush()
             return start, slot.id
+
+    def confirm_host(self, slot_id: int, *, now: datetime, delay: timedelta) -> timedelta | None:
+        """Just before sending: None when the request may go now (it is marked sent),
+        else how long to wait. A request reserved earlier that has not gone out yet,
+        or one that went out less than ``delay`` ago, holds this one back, so the
+        spacing the host sees follows the real send times, not the reserved ones."""
+        with self.session() as s:
+            slot = s.get(HostSlot, slot_id)
+            if slot is None:  # expired and pruned meanwhile: the caller reserves again
+                return LOST_SLOT
+            turn = s.scalars(
+                select(HostTurn).where(HostTurn.origin == slot.origin).with_for_update()
+            ).one()
+            earlier_unsent = s.scalar(
+                select(func.count())
+                .select_from(HostSlot)
+                .where(
+                    HostSlot.origin == slot.origin,
+                    HostSlot.id != slot.id,
+                    HostSlot.sent_at.is_(None),
+                    HostSlot.start < slot.start,
+                    HostSlot.until > now,
+                )
+            )
+            if earlier_unsent:
+                return timedelta(milliseconds=10)
+            if turn.last_sent is not None and now < turn.last_sent + delay:
+                return turn.last_sent + delay - now
+            slot.sent_at = turn.last_sent = now
+            turn.next_start = max(turn.next_start, now + delay)
+            return None
 
     def release_host(self, slot_id: int) -> None:
         with self.session() as s:

@@ -1,0 +1,181 @@
+"""Many workers on one database: each due listing checked once, politeness held across
+all of them, killed workers' claims taken over. Counted at the simulated shops."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tracker.shops import Fault, Product, Shop, ShopFarm, Style
+
+PRODUCTS = 6
+
+
+@pytest.fixture(scope="module")
+def farm() -> Iterator[ShopFarm]:
+    shops = [
+        Shop(
+            f"Shop {i}",
+            style=style,
+            products=[
+                Product(f"amp-{i}-{j}", f"Amplifier {i}-{j}", Decimal(100 + 10 * j))
+                for j in range(PRODUCTS)
+            ],
+        )
+        for i, style in enumerate((Style.shopify, Style.woocommerce, Style.plain, Style.magento))
+    ]
+    with ShopFarm(shops) as f:
+        yield f
+
+
+def write_config(farm: ShopFarm, tmp_path: Path, *, fetch: str, schedule: str) -> Path:
+    lines = [
+        "[tracker]",
+        'database = "sqlite:///unused.sqlite3"',
+        "",
+        "[fetch]",
+        fetch,
+        "",
+        "[schedule]",
+        schedule,
+        "",
+    ]
+    for shop in farm.shops:
+        for sku in shop.products:
+            lines += [
+                "[[products]]",
+                f'id = "{sku}"',
+                f'name = "{sku}"',
+                "[[products.listings]]",
+                f'retailer = "{shop.name}"',
+                f'url = "{shop.url(sku)}"',
+                "",
+            ]
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def workers(path: Path, n: int) -> list[subprocess.Popen[str]]:
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tracker",
+                "-q",
+                "--config",
+                str(path),
+                "run",
+                "--due",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
+
+
+def pages(farm: ShopFarm) -> Counter[str]:
+    return Counter(
+        f"{s.name}{r.path}"
+        for s in farm.shops
+        for r in s.requests()
+        if r.path not in ("/robots.txt", "/")
+    )
+
+
+def recorded(db_url: str) -> Counter[int]:
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("select listing_id from fetch_log")).all()
+    engine.dispose()
+    return Counter(r[0] for r in rows)
+
+
+def migrate(path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "tracker", "--config", str(path), "db", "upgrade"],
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_politeness_holds_across_workers(farm: ShopFarm, tmp_path: Path, db_url: str) -> None:
+    farm.clear_faults()
+    farm.reset_log()
+    delay = 0.25
+    path = write_config(
+        farm,
+        tmp_path,
+        fetch=f"per_host_delay = {delay}\nper_host_concurrency = 1\nconcurrency = 4\n"
+        "shared_politeness = true\n",
+        schedule='claim_batch = 3\ninterval = "6h"\n',
+    )
+    migrate(path)
+    for shop in farm.shops:
+        shop.set_fault(Fault.slow, delay=0.05)
+    try:
+        procs = workers(path, 3)
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        farm.clear_faults()
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    total = len(farm.shops) * PRODUCTS
+    assert sum(1 for out, _ in outs if '"checked": 0' not in out) >= 2  # the work was shared
+    assert set(pages(farm).values()) == {1} and len(pages(farm)) == total
+    for shop in farm.shops:
+        assert shop.max_in_flight <= 1, shop.name
+        starts = sorted(r.started for r in shop.requests() if r.path != "/robots.txt")
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        assert min(gaps) >= delay - 0.03, (shop.name, gaps)
+
+
+def test_killed_workers_lose_nothing_and_duplicate_nothing(
+    farm: ShopFarm, tmp_path: Path, db_url: str
+) -> None:
+    farm.clear_faults()
+    farm.reset_log()
+    path = write_config(
+        farm,
+        tmp_path,
+        fetch="per_host_delay = 0\nper_host_concurrency = 2\nconcurrency = 1\n",
+        schedule='claim_batch = 2\ninterval = "6h"\nlease = "3s"\n',
+    )
+    migrate(path)
+    for shop in farm.shops:
+        shop.set_fault(Fault.slow, delay=0.15)
+    try:
+        first = workers(path, 4)
+        time.sleep(0.8)
+        killed = first[:2]
+        for p in killed:
+            p.send_signal(signal.SIGKILL)
+        for p in killed:
+            p.communicate(timeout=10)  # reaps it and closes its pipes
+        time.sleep(3.2)  # their leases expire
+        second = workers(path, 2)
+        outs = [p.communicate(timeout=120) for p in first[2:] + second]
+    finally:
+        farm.clear_faults()
+    assert all(p.returncode == 0 for p in first[2:] + second), outs
+    total = len(farm.shops) * PRODUCTS
+    checks = recorded(db_url)
+    assert len(checks) == total  # nothing lost: every listing was checked and recorded
+    assert set(checks.values()) == {1}  # nothing recorded twice
+    seen = pages(farm)
+    # at the shops: only a request in flight when its worker was killed is repeated
+    assert len(seen) == total
+    assert sum(seen.values()) - total <= len(killed)

@@ -14,7 +14,8 @@ Methods, in order (the first that yields a positive price wins; ``Offer.method``
 4. ``site:<name>`` for a *built-in* rule set (a shop by domain; a platform - or a shop with
    recognisable markup, such as Amazon's ``#dp-container`` / ``a-offscreen`` - by a marker in
    the source): structured data is usually more reliable than CSS selectors that drift, so
-   built-in rules come after it.
+   built-in rules come after it. A page read without its URL (a saved file) is matched by the
+   domain of its ``<link rel=canonical>`` / ``og:url``.
 5. ``meta`` - ``product:price:amount`` / ``og:price:amount`` and their ``:currency``.
 6. ``heuristic`` - visible text: price-like elements in the main product area (the smallest
    block around the ``h1`` holding one), skipping struck-through / "was" / list / unit prices,
@@ -55,14 +56,23 @@ that state (Dawn's ``price__badge-sold-out``, counted only under ``price--sold-o
    read as ``InStock`` (an offer to sell now; ``reason`` says "availability implied");
 8. else ``None`` - a heuristic price alone never implies availability.
 
+Rule selectors (both kinds): for each price selector in order, the first element that parses
+as a price wins, the main product's own first - a struck / "was" / list price only after the
+others, and an element inside a block about other products (related, sponsored, carousels,
+judged by class / id, ``data-testid`` / ``data-test`` and ``aria-label``) never for a built-in
+rule set, last for the caller's own. An availability selector's element is read through the
+rule's ``availability_map`` (longest key first); a button that is ``disabled``,
+``aria-disabled="true"`` or has a ``*-disabled`` class turns a purchasable answer into
+``OutOfStock``.
+
 Numbers: the last of ``.``/``,`` is the decimal separator when both appear; one separator
 repeated is a thousands separator; a single separator followed by exactly three digits is a
 thousands separator (``$24.990`` -> 24990, ``Rs 23,450`` -> 23450) unless the currency has
-three decimals (KWD, BHD, ...) or the integer part is 0. A whole-number price attribute in a
-rule's element (Magento's ``data-price-amount="1299"``) takes the decimals its text shows
-("1.299,00 €") when both agree. Currency: ISO code from structured
-data, else the symbol read with the page's country (domain TLD, ``<html lang>`` region), else
-``rules.currency``, else ``currency_hint``.
+three decimals (KWD, BHD, ...) or the integer part is 0. A machine-number price attribute in a
+rule's element (Magento's ``data-price-amount="1299"`` / ``"17.6"``) takes the currency and
+the decimals its text shows ("1.299,00 €", "$17.60") when both agree. Currency: ISO code from
+structured data, else the symbol read with the page's country (domain TLD, ``<html lang>``
+region), else ``rules.currency``, else ``currency_hint``.
 """
 
 from __future__ import annotations
@@ -1180,11 +1190,63 @@ class _Found:
     notes: list[str] = field(default_factory=list)
 
 
-def _apply_rules(tree: LexborHTMLParser, rules: SiteRules, ctx: _Ctx) -> _Found:
+_BLOCK_LABEL_ATTRS = ("data-testid", "data-test", "aria-label")
+
+
+def _in_other_product_block(node: LexborNode) -> bool:
+    """Inside a block about other products (related, sponsored, carousels...), judged by
+    class / id and by test hooks and labels (``data-testid="carousel-container"``,
+    ``aria-label="Similar items you might like"``)."""
+    for anc in [node, *_ancestors(node)]:
+        if anc.tag in {"body", "main"}:
+            return False
+        if anc.tag in _NOISE_TAGS or _attr(anc, "data-a-carousel-options") is not None:
+            return True
+        bits = [_class_id(anc)]
+        bits += [_attr(anc, a) or "" for a in _BLOCK_LABEL_ATTRS]
+        text = re.sub(r"[\s/@]+", "-", " ".join(bits).strip())
+        if text and _NOISE_RE.search(text):
+            return True
+    return False
+
+
+def _rule_price_nodes(tree: LexborHTMLParser, sel: str, *, builtin: bool) -> list[LexborNode]:
+    """Nodes a price selector matches, the main product's own first: a struck / "was" price
+    comes after the others, a node in a block about other products is dropped (built-in rule
+    sets) or tried last (the caller's own rules)."""
+    own: list[LexborNode] = []
+    old: list[LexborNode] = []
+    other: list[LexborNode] = []
+    for node in _css(tree, sel)[:40]:
+        if _in_other_product_block(node):
+            other.append(node)
+        elif _is_old_price(node):
+            old.append(node)
+        else:
+            own.append(node)
+    return (own + old + ([] if builtin else other))[:20]
+
+
+def _rule_availability_node(
+    tree: LexborHTMLParser, sel: str, *, builtin: bool
+) -> LexborNode | None:
+    """The first element an availability selector matches outside blocks about other products
+    (a recommendation card's "Add to basket" button says nothing of this product); the
+    caller's own rules fall back to the first match."""
+    nodes = _css(tree, sel)[:40]
+    for node in nodes:
+        if not _in_other_product_block(node):
+            return node
+    return None if builtin or not nodes else nodes[0]
+
+
+def _apply_rules(
+    tree: LexborHTMLParser, rules: SiteRules, ctx: _Ctx, *, builtin: bool = False
+) -> _Found:
     found = _Found()
     if rules.price:
         for sel in _split_selectors(rules.price):
-            for node in _css(tree, sel)[:20]:
+            for node in _rule_price_nodes(tree, sel, builtin=builtin):
                 content = (
                     _attr(node, "content")
                     or _attr(node, "data-price-amount")
@@ -1199,10 +1261,11 @@ def _apply_rules(tree: LexborHTMLParser, rules: SiteRules, ctx: _Ctx) -> _Found:
                         continue
                     if found.price is None:
                         found.price, found.currency = price, cur
-                        if re.fullmatch(r"\s*\d+\s*", content):
-                            continue  # a whole number attribute: the text may show decimals
+                        if re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", content):
+                            # a machine number attribute: the text shows the currency and
+                            # the decimals (Magento's data-price-amount="1299" / "17.6")
+                            continue
                     elif price == found.price:
-                        # Magento's data-price-amount="1299" drops the decimals the text shows
                         found.price, found.currency = price, found.currency or cur
                     break
                 if found.price is not None:
@@ -1211,7 +1274,7 @@ def _apply_rules(tree: LexborHTMLParser, rules: SiteRules, ctx: _Ctx) -> _Found:
                 break
     if rules.availability:
         for sel in _split_selectors(rules.availability):
-            anode = _css_first(tree, sel)
+            anode = _rule_availability_node(tree, sel, builtin=builtin)
             if anode is None:
                 continue
             found.availability = _availability_from_node(anode, rules.availability_map)
@@ -1230,9 +1293,17 @@ def _availability_from_node(
     node: LexborNode, amap: Mapping[str, Availability]
 ) -> Availability | None:
     text = " ".join(_text(node, " ").split()).lower()
-    if node.tag in {"button", "input"}:
+    if node.tag in {"button", "input"} or _attr(node, "role") == "button":
         label = f"{text} {_attr(node, 'value') or ''} {_attr(node, 'aria-label') or ''}".lower()
-        disabled = _attr(node, "disabled") is not None or "disabled" in (node.attributes or {})
+        disabled = (
+            _attr(node, "disabled") is not None
+            or "disabled" in (node.attributes or {})
+            or (_attr(node, "aria-disabled") or "").strip().lower() == "true"
+            or any(
+                c == "disabled" or c.endswith("-disabled")
+                for c in (_attr(node, "class") or "").lower().split()
+            )
+        )
     else:
         label, disabled = text, False
     for key in sorted(amap, key=len, reverse=True):
@@ -1952,8 +2023,14 @@ def _extract(
         (ld.price is None and micro.price is None)
         or (ld.availability is None and micro.availability is None)
     ):
-        builtin_rules = _rules_for_source(host, html)
-    builtin = _apply_rules(tree, builtin_rules, ctx) if builtin_rules is not None else _Found()
+        # a saved page read without its URL names its home in the canonical link / og:url
+        rules_host = host or _host_of(page.canonical) or _host_of(head.get("og:url"))
+        builtin_rules = _rules_for_source(rules_host, html)
+    builtin = (
+        _apply_rules(tree, builtin_rules, ctx, builtin=True)
+        if builtin_rules is not None
+        else _Found()
+    )
 
     # what a reader cannot see does not speak for the product ("Sold out" banners kept
     # hidden); structured data above may live in hidden elements, visible text below not

@@ -54,8 +54,8 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any
@@ -67,20 +67,24 @@ from tracker.errors import ConfigError
 from tracker.models import Availability, Offer, PageStatus
 
 __all__ = [
+    "AMAZON_DISCLAIMER",
     "AVAILABILITY_MAP",
     "DEFAULT_SECRET_ENV",
     "MARKETPLACES",
+    "MAX_PRICE_AGE",
     "RESOURCES",
     "VERSIONS",
     "AmazonItem",
     "AmazonSettings",
     "CreatorsClient",
+    "amazon_disclaimer",
     "asin_from_url",
     "is_amazon_url",
     "marketplace_of",
     "normalize_asin",
     "parse_amazon_settings",
     "region_of",
+    "site_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -94,6 +98,15 @@ TOKEN_REFRESH_MARGIN = 30.0  # seconds before expiry a token is replaced
 DEFAULT_TOKEN_LIFETIME = 3600.0  # when the token answer has no expires_in
 MAP_REASON = "Amazon does not allow showing this price (MAP)"
 METHOD = "amazon-api"
+# Associates policy: Amazon prices may be kept and shown for up to 24 hours
+MAX_PRICE_AGE = timedelta(hours=24)
+# The disclaimer Amazon asks for next to its prices and availability ({site}: the
+# Amazon site(s) concerned, e.g. "Amazon.com")
+AMAZON_DISCLAIMER = (
+    "Product prices and availability are accurate as of the date/time indicated and are "
+    "subject to change. Any price and availability information displayed on {site} at the "
+    "time of purchase will apply to the purchase of this product."
+)
 
 # credential version -> (region, default token URL)
 VERSIONS: Mapping[str, tuple[str, str]] = {
@@ -188,6 +201,19 @@ def marketplace_of(host: str) -> str | None:
             if candidate in _SUFFIXES:
                 return _SUFFIXES[candidate]
     return None
+
+
+def site_name(marketplace: str) -> str:
+    """How readers know a marketplace: ``www.amazon.co.uk`` → ``Amazon.co.uk``."""
+    found = marketplace_of(marketplace) or marketplace
+    return "Amazon." + found.removeprefix("www.amazon.")
+
+
+def amazon_disclaimer(marketplaces: Iterable[str] = ("www.amazon.com",)) -> str:
+    """Amazon's disclaimer naming the Amazon sites concerned (Associates policy)."""
+    sites = list(dict.fromkeys(site_name(m) for m in marketplaces)) or ["Amazon"]
+    named = sites[0] if len(sites) == 1 else ", ".join(sites[:-1]) + " or " + sites[-1]
+    return AMAZON_DISCLAIMER.format(site=named)
 
 
 def region_of(marketplace: str) -> str | None:
@@ -294,6 +320,17 @@ class AmazonSettings:
             return f"the secret in ${self.credential_secret_env}"
         return "the credential secret"
 
+    def with_secret(self, environ: Mapping[str, str] = os.environ) -> AmazonSettings:
+        """These settings with the secret, read from the environment now if it was not
+        there when the configuration was read; ``ConfigError`` when it is still missing."""
+        if self.credential_secret:
+            return self
+        name = self.credential_secret_env or DEFAULT_SECRET_ENV
+        secret = environ.get(name, "").strip()
+        if not secret:
+            raise ConfigError(_missing_secret(name, self.credential_id))
+        return replace(self, credential_secret=secret)
+
 
 _SETTINGS_KEYS = (
     "api_url",
@@ -316,6 +353,7 @@ def parse_amazon_settings(
     *,
     key: str = "amazon",
     environ: Mapping[str, str] = os.environ,
+    require_secret: bool = True,
 ) -> AmazonSettings:
     """Validate the contents of the ``[amazon]`` table (``key`` is its key path).
 
@@ -325,7 +363,9 @@ def parse_amazon_settings(
     ``{ "www.amazon.com" = "mysite-20" }``), and optionally ``rate``, ``batch_size``,
     ``retries``, ``backoff``, ``retry_after_cap``, ``timeout``, ``api_url``,
     ``token_url``. Errors raise ``ConfigError`` naming the key path; unknown keys
-    are errors. The secret never appears in a message.
+    are errors. The secret never appears in a message. With ``require_secret=False``
+    a missing secret is left empty (``credential_secret == ""``), to be read when the
+    API is used (``AmazonSettings.with_secret``).
     """
 
     def where(name: str) -> str:
@@ -403,11 +443,9 @@ def parse_amazon_settings(
             "credential_secret_env", f"must be an environment variable name, not {secret_env!r}"
         )
     secret = environ.get(secret_env, "")
-    if not secret.strip():
-        raise fail(
-            "credential_secret_env",
-            f"the environment variable {secret_env} is not set (or empty): set it to the "
-            f"Creators API credential secret of {credential_id!r}",
+    if not secret.strip() and require_secret:
+        raise ConfigError(
+            _missing_secret(secret_env, credential_id, where=where("credential_secret_env"))
         )
 
     raw_tags = data.get("partner_tags")
@@ -461,6 +499,15 @@ def parse_amazon_settings(
         api_url=url("api_url", DEFAULT_API_URL) or DEFAULT_API_URL,
         token_url=url("token_url", None),
         credential_secret_env=secret_env,
+    )
+
+
+def _missing_secret(
+    name: str, credential_id: str, *, where: str = "amazon.credential_secret_env"
+) -> str:
+    return (
+        f"{where}: the environment variable {name} is not set (or "
+        f"empty): set it to the Creators API credential secret of {credential_id!r}"
     )
 
 

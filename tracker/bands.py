@@ -11,10 +11,11 @@ The rules, as documented in the README:
   product is in a band, the price must pass a threshold by more than
   ``hysteresis`` (a fraction of the threshold) before the band changes, so a
   price hovering at a threshold does not flip the band back and forth.
-* **Buy** = the listing with the lowest current price (its ``affiliate_url`` when
-  set). With no current price: "Currently unavailable" when every fresh listing
-  says out of stock, "—" when nothing fresh is known. The band then falls back
-  to "—": a stale price is never shown as current.
+* **Buy** = the listing with the lowest current price (for an Amazon-sourced
+  listing the API's ``detailPageURL``, else its ``affiliate_url`` when set).
+  With no current price: "Currently unavailable" when every fresh listing says
+  out of stock, "—" when nothing fresh is known. The band then falls back to
+  "—": a stale price is never shown as current.
 * **As of** = the oldest check behind any value shown: for each product, the
   oldest of the fresh checks its band and Buy link were chosen from.
 """
@@ -60,6 +61,12 @@ class CurrentListing:
     confirmed_at: datetime | None  # the last check that saw this state
     last_checked_at: datetime | None
     failing: bool = False
+    buy_url: str | None = None  # the link the last successful check gave (Amazon's API)
+    marketplace: str | None = None  # set when priced through the Amazon Creators API
+
+    @property
+    def amazon(self) -> bool:
+        return self.marketplace is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,7 @@ class ListingView:
 
     @property
     def buy_url(self) -> str:
-        return self.listing.affiliate_url or self.listing.url
+        return self.listing.buy_url or self.listing.affiliate_url or self.listing.url
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,20 @@ class ProductView:
     low_price: Decimal | None
     high_price: Decimal | None
     offer_count: int
+
+    @property
+    def amazon_marketplaces(self) -> tuple[str, ...]:
+        """The Amazon marketplaces behind what this product shows: a current Amazon
+        price (the band, the Buy link, the offers' price range) or Amazon's
+        out-of-stock behind "Currently unavailable"."""
+        if self.status == AVAILABLE:
+            shown = [v for v in self.listings if v.current]
+        elif self.status == UNAVAILABLE:
+            shown = [v for v in self.listings if v.fresh]
+        else:
+            shown = []
+        found = (v.listing.marketplace for v in shown if v.listing.marketplace)
+        return tuple(sorted(set(found)))
 
     @property
     def availability(self) -> Availability | None:

@@ -269,25 +269,29 @@ def status(obj: _Ctx, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, metavar="URL_OR_FILE...")
+@click.argument("inputs", nargs=-1, required=True, metavar="URL_OR_FILE_OR_ASIN...")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input per line.")
 @click.pass_obj
 @_errors
 def check(obj: _Ctx, inputs: tuple[str, ...], as_json: bool) -> None:
     """Extract price and availability from pages without touching the database.
 
-    Each input is an http(s) URL or a saved HTML file. Exit code 1 when any
-    input could not be read.
+    Each input is an http(s) URL, a saved HTML file or an Amazon ASIN. Amazon
+    product URLs and ASINs are priced through the Creators API ([amazon]), never
+    by fetching the page. Exit code 1 when any input could not be read.
     """
+    from tracker.amazon import is_amazon_url
     from tracker.config import Config as _Config
     from tracker.pipeline import check as check_inputs
 
     try:
         config = obj.config
     except ConfigError:
-        if obj.config_path or any(i.startswith(("http://", "https://")) for i in inputs):
+        pages = [i for i in inputs if i.startswith(("http://", "https://"))]
+        if obj.config_path or any(not is_amazon_url(i) for i in pages):
             raise
-        config = _Config(path=None)  # local files need no configuration
+        # local files need no configuration; Amazon inputs say how to configure [amazon]
+        config = _Config(path=None)
     worst = EXIT_OK
     for report in check_inputs(list(inputs), config=config):
         if report.status == "error":

@@ -8,10 +8,15 @@ outputs) are relative to the file itself.
 Which file: ``--config PATH``, else ``$TRACKER_CONFIG``, else ``./config.toml``.
 ``$TRACKER_DATABASE_URL``, when set, overrides ``[tracker] database`` (so a
 password need not live in the file).
+
+``[amazon]`` holds the Creators API credentials (``tracker.amazon``). Its secret is
+read from the environment variable it names only when it is there; a missing secret
+fails the Amazon listings when they are checked, never ``render`` or ``report``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -25,11 +30,22 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tracker import __version__
+from tracker.amazon import (
+    MAX_PRICE_AGE,
+    AmazonSettings,
+    asin_from_url,
+    is_amazon_url,
+    marketplace_of,
+    normalize_asin,
+    parse_amazon_settings,
+)
 from tracker.errors import ConfigError
 from tracker.models import Availability, SiteRules
 
 __all__ = [
+    "AMAZON",
     "DEFAULT_USER_AGENT",
+    "PAGE",
     "Bands",
     "Config",
     "EmailSettings",
@@ -56,6 +72,9 @@ DEFAULT_MAX_AGE = timedelta(hours=72)
 DEFAULT_REFRESH_AFTER = timedelta(hours=24)
 DEFAULT_AS_OF_FORMAT = "%B %-d, %Y, %-I:%M %p %Z"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+PAGE, AMAZON = "page", "amazon"  # where a listing's price comes from
+
+log = logging.getLogger(__name__)
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 
@@ -112,12 +131,23 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """One retailer page for a product."""
+    """One retailer page for a product.
+
+    ``source`` says where its price comes from: ``"page"`` (fetch and read ``url``)
+    or ``"amazon"`` (the Creators API, for ``asin`` on ``marketplace``).
+    """
 
     retailer: str
     url: str
     affiliate_url: str | None = None
     currency: str | None = None
+    source: str = PAGE
+    asin: str | None = None  # set when source is "amazon"
+    marketplace: str | None = None  # e.g. "www.amazon.com", set when source is "amazon"
+
+    @property
+    def is_amazon(self) -> bool:
+        return self.source == AMAZON
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +267,7 @@ class Config:
     report: ReportSettings = ReportSettings()
     templates: Path | None = None  # the folder guide templates are looked up in first
     feed: Path | None = None  # where `latest.json` is written
+    amazon: AmazonSettings | None = None  # [amazon]: Creators API credentials
 
     def product(self, product_id: str) -> Product:
         for product in self.products:
@@ -265,6 +296,10 @@ class Config:
         for product in self.products:
             for listing in product.listings:
                 yield product, listing
+
+    def amazon_listings(self) -> dict[tuple[str, str], Listing]:
+        """The listings priced through the Creators API, by (product id, URL)."""
+        return {(p.id, x.url): x for p, x in self.iter_listings() if x.is_amazon}
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -308,10 +343,11 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
     tracker = _tracker_settings(tracker_t, base)
     fetch = _fetch_settings(root.table("fetch"))
     sites = tuple(_site(t) for t in root.array("sites"))
+    amazon = _amazon(root)
     products = tuple(_product(t) for t in root.array("products"))
     _check_unique(products)
-    known = {p.id for p in products}
-    guides = tuple(_guide(t, base, tracker.timezone, known) for t in root.array("guides"))
+    _check_amazon(products, amazon)
+    guides = tuple(_guide(t, base, tracker.timezone, products) for t in root.array("guides"))
     quarantine = _quarantine(root.table("quarantine"))
     report = _report(root.table("report"), tracker.timezone)
     schedule = _schedule(root.table("schedule"), base)
@@ -329,6 +365,7 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
         schedule=schedule,
         templates=templates,
         feed=feed,
+        amazon=amazon,
     )
 
 
@@ -539,14 +576,103 @@ def _product(t: _Table) -> Product:
 
 
 def _listing(t: _Table) -> Listing:
-    listing = Listing(
-        retailer=str(t.text("retailer", required=True)),
-        url=str(_http_url(t, "url", required=True)),
-        affiliate_url=_http_url(t, "affiliate_url"),
-        currency=_currency(t, "currency"),
-    )
+    retailer = str(t.text("retailer", required=True))
+    source = t.text("source", PAGE)
+    if source not in (PAGE, AMAZON):
+        raise t.error("source", f'must be "page" or "amazon", got {source!r}')
+    if source == PAGE:
+        for name in ("asin", "marketplace"):
+            if name in t.data:
+                raise t.error(name, 'only applies with source = "amazon"')
+        url = str(_http_url(t, "url", required=True))
+        if is_amazon_url(url):
+            log.warning(
+                "%s: an Amazon page tracked with the page source: Amazon allows showing its "
+                "prices only when they come from its API (and answers scrapers with robot "
+                'checks); set source = "amazon" and configure [amazon] '
+                '(see README, "Amazon listings")',
+                t.key("url"),
+            )
+        listing = Listing(
+            retailer=retailer,
+            url=url,
+            affiliate_url=_http_url(t, "affiliate_url"),
+            currency=_currency(t, "currency"),
+        )
+    else:
+        listing = _amazon_listing(t, retailer)
     t.done()
     return listing
+
+
+def _amazon_listing(t: _Table, retailer: str) -> Listing:
+    """A listing priced through the Creators API: ``asin`` and ``marketplace``, given or
+    read from an Amazon ``/dp/ASIN`` URL (``url`` defaults to that product page)."""
+    url = _http_url(t, "url")
+    from_url = asin_from_url(url) if url else None
+    asin = from_url[0] if from_url else None
+    marketplace = from_url[1] if from_url else None
+    raw_asin = t.text("asin")
+    if raw_asin is not None:
+        asin = normalize_asin(raw_asin)
+        if asin is None:
+            raise t.error("asin", f"must be an ASIN (10 letters or digits), got {raw_asin!r}")
+    raw_market = t.text("marketplace")
+    if raw_market is not None:
+        marketplace = marketplace_of(raw_market)
+        if marketplace is None:
+            raise t.error(
+                "marketplace",
+                f"{raw_market!r} is not an Amazon marketplace "
+                "(e.g. www.amazon.com, www.amazon.co.uk)",
+            )
+    if asin is None:
+        where = "a URL with /dp/ASIN" if url is None else f"{url!r} has no /dp/ASIN in it"
+        raise t.error("asin", f'is required with source = "amazon" ({where} would do too)')
+    if marketplace is None:
+        raise t.error(
+            "marketplace",
+            'is required with source = "amazon" when url is not an Amazon product page '
+            '(e.g. marketplace = "www.amazon.com")',
+        )
+    currency = _currency(t, "currency")
+    return Listing(
+        retailer=retailer,
+        url=url or f"https://{marketplace}/dp/{asin}",
+        affiliate_url=_http_url(t, "affiliate_url"),
+        currency=currency,
+        source=AMAZON,
+        asin=asin,
+        marketplace=marketplace,
+    )
+
+
+def _amazon(root: _Table) -> AmazonSettings | None:
+    """``[amazon]``; the secret is read now only when it is set (see the module doc)."""
+    data = root.get("amazon", dict, None)
+    if data is None:
+        return None
+    return parse_amazon_settings(data, key=root.key("amazon"), require_secret=False)
+
+
+def _check_amazon(products: tuple[Product, ...], amazon: AmazonSettings | None) -> None:
+    """Every Amazon-sourced listing needs credentials and its marketplace's partner tag."""
+    for i, product in enumerate(products):
+        for j, listing in enumerate(product.listings):
+            if not listing.is_amazon:
+                continue
+            key = f"products[{i}].listings[{j}]"
+            if amazon is None:
+                log.warning(
+                    '%s.source: "amazon" needs the Creators API credentials in [amazon] '
+                    '(see README, "Amazon listings"); until then its checks fail (amazon_auth)',
+                    key,
+                )
+            elif listing.marketplace and amazon.partner_tag(listing.marketplace) is None:
+                raise ConfigError(
+                    f"{key}.marketplace: no partner tag for {listing.marketplace} in "
+                    f'amazon.partner_tags (add "{listing.marketplace}" = "yoursite-20")'
+                )
 
 
 def _path(t: _Table, name: str, base: Path, *, default: str) -> Path:
@@ -583,7 +709,8 @@ def _duration(t: _Table, name: str, default: timedelta) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _guide(t: _Table, base: Path, timezone: str, known: set[str]) -> Guide:
+def _guide(t: _Table, base: Path, timezone: str, all_products: tuple[Product, ...]) -> Guide:
+    known = {p.id for p in all_products}
     gid = str(t.text("id", required=True))
     if not _ID_RE.match(gid):
         raise t.error("id", f"must be lower-case letters, digits, '.', '_' or '-' (got {gid!r})")
@@ -622,6 +749,26 @@ def _guide(t: _Table, base: Path, timezone: str, known: set[str]) -> Guide:
         else:
             ages[key.lower()] = age
     age_t.done()
+    # Amazon prices may be shown for 24 hours at most: that is their retailer's default
+    in_guide = set(products)
+    amazon_retailers = {
+        x.retailer.lower(): x.retailer
+        for p in all_products
+        if p.id in in_guide
+        for x in p.listings
+        if x.is_amazon
+    }
+    for retailer, name in amazon_retailers.items():
+        if retailer not in ages:
+            ages[retailer] = min(default_age, MAX_PRICE_AGE)
+        elif ages[retailer] > MAX_PRICE_AGE:
+            key = next(k for k in age_t.data if k.lower() == retailer)
+            log.warning(
+                "%s: %s's listings are priced through the Amazon API, whose prices may be "
+                "shown for 24 hours at most; this allows older ones",
+                age_t.key(key),
+                name,
+            )
     guide = Guide(
         id=gid,
         title=str(t.text("title", gid)),

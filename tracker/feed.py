@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tracker.bands import ProductView
+from tracker.bands import CurrentListing, ProductView
 from tracker.config import Config
 from tracker.errors import RenderError
 from tracker.money import format_amount
@@ -27,6 +27,13 @@ FEED_VERSION = 1
 
 def _time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _affiliate(listing: CurrentListing) -> str | None:
+    """The link readers get: Amazon's detailPageURL (it carries the partner tag), else
+    the configured affiliate URL."""
+    link = listing.buy_url or listing.affiliate_url
+    return safe_url(link) if link else None
 
 
 def _product(p: ProductView, currency: str) -> dict[str, Any]:
@@ -44,20 +51,17 @@ def _product(p: ProductView, currency: str) -> dict[str, Any]:
         else {
             "retailer": best.listing.retailer,
             "url": safe_url(best.listing.url),
-            "affiliate_url": safe_url(best.listing.affiliate_url)
-            if best.listing.affiliate_url
-            else None,
+            "affiliate_url": _affiliate(best.listing),
         },
         "checked_at": _time(p.checked_at),
         "listings": [
             {
                 "retailer": v.listing.retailer,
                 "url": safe_url(v.listing.url),
-                "affiliate_url": safe_url(v.listing.affiliate_url)
-                if v.listing.affiliate_url
-                else None,
+                "affiliate_url": _affiliate(v.listing),
+                # an Amazon price older than the guide allows (24 h at most) is not passed on
                 "price": format_amount(v.listing.price, v.listing.currency)
-                if v.listing.price is not None
+                if v.listing.price is not None and (v.fresh or not v.listing.amazon)
                 else None,
                 "currency": v.listing.currency,
                 "availability": v.listing.availability.value if v.listing.availability else None,

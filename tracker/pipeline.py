@@ -3,6 +3,11 @@
 ``run_once`` is what ``tracker run``, cron, systemd and the daemon all call.
 Each listing's failure is captured on its own result; one bad listing never
 aborts a run. ``check`` is the same fetch and extraction without the database.
+
+Listings with ``source = "amazon"`` never reach the page fetcher: ``_Source`` sets
+them aside as it hands out listings, and one ``CreatorsClient`` per run prices them
+through Amazon's Creators API (10 ASINs a request, one marketplace at a time, at
+the configured rate) while the page workers fetch the rest.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,8 +28,17 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tracker.amazon import (
+    AmazonItem,
+    AmazonSettings,
+    CreatorsClient,
+    asin_from_url,
+    is_amazon_url,
+    normalize_asin,
+)
 from tracker.config import Config
 from tracker.detect import quarantine_policy
+from tracker.errors import ConfigError
 from tracker.extract import extract
 from tracker.fetch import Fetcher, FetchResult, SharedGate, origin_of
 from tracker.models import Offer, PageStatus
@@ -33,9 +48,12 @@ from tracker.schedule import ADAPTIVE_WINDOW, scheduler_for
 from tracker.store import CHANGED, HELD, NEW, UNCHANGED, CheckResult, ListingRef, Store
 
 __all__ = [
+    "AMAZON_NOT_CONFIGURED",
     "CheckReport",
     "Clock",
     "RunSummary",
+    "amazon_result",
+    "amazon_settings",
     "check",
     "classify",
     "run_due",
@@ -48,6 +66,12 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 ResultHook = Callable[[ListingRef, CheckResult, str], None]
 FLUSH_EVERY = 50
+AMAZON_NOT_CONFIGURED = (
+    "Amazon prices and availability may only come from Amazon's Creators API: add an "
+    "[amazon] table to the configuration (credential_id, credential_version, partner_tags) "
+    "and put the credential secret in the environment variable $TRACKER_AMAZON_SECRET "
+    '(or the one credential_secret_env names); see README, "Amazon listings"'
+)
 
 
 def utc_now() -> datetime:
@@ -227,6 +251,47 @@ def _redirected_home(fetched: FetchResult) -> bool:
     return after.path in ("", "/") and before.path not in ("", "/") and not after.query
 
 
+def amazon_settings(config: Config) -> AmazonSettings:
+    """The Creators API settings with their secret; ``ConfigError`` saying what to set."""
+    if config.amazon is None:
+        raise ConfigError(AMAZON_NOT_CONFIGURED)
+    return config.amazon.with_secret()
+
+
+def amazon_result(
+    item: AmazonItem, *, listing_id: int, checked_at: datetime, duration_ms: int = 0
+) -> CheckResult:
+    """Turn what the Creators API said about one ASIN into a recordable check.
+
+    An offer is an observation (a MAP-restricted one has no price but keeps its
+    availability); a failed item carries its failure kind (``amazon_auth``,
+    ``amazon_throttled``, ``amazon_item_error``, ``amazon_error``) and message.
+    """
+    if item.failure is not None or item.offer is None:
+        return CheckResult(
+            listing_id=listing_id,
+            checked_at=checked_at,
+            duration_ms=duration_ms,
+            failure=item.failure or "amazon_error",
+            error=item.error or "the Creators API returned nothing for this ASIN",
+            attempts=item.attempts,
+        )
+    offer = item.offer
+    failure = error = None
+    if offer.status is PageStatus.no_price and offer.availability is None:
+        failure, error = "no_price", offer.reason or "Amazon returned no price or availability"
+    return CheckResult(
+        listing_id=listing_id,
+        checked_at=checked_at,
+        duration_ms=duration_ms,
+        offer=offer,
+        failure=failure,
+        error=error,
+        attempts=item.attempts,
+        buy_url=item.detail_page_url,
+    )
+
+
 def interleave_by_host(listings: Iterable[ListingRef]) -> list[ListingRef]:
     """Round-robin over hosts, so that politeness delays on one host do not stall the rest."""
     queues: dict[str, deque[ListingRef]] = defaultdict(deque)
@@ -277,10 +342,18 @@ def run_once(
         batch, todo = todo, []
         return batch
 
-    source = _Source(batches, stop)
+    amazon = config.amazon_listings()
+    source = _Source(
+        batches,
+        stop,
+        is_amazon=lambda ref: (ref.product_id, ref.url) in amazon,
+        backlog=config.schedule.claim_batch,
+    )
     gate = shared_gate_for(config, store, now=now)
     asyncio.run(_run(config, store, source, summary, now, transport, on_result, stop, gate))
-    summary.stopped = bool(stop is not None and stop.is_set() and not source.exhausted)
+    summary.stopped = bool(
+        stop is not None and stop.is_set() and (not source.exhausted or source.dropped)
+    )
     summary.finished_at = now()
     store.finish_run(
         summary.run_id,
@@ -294,16 +367,34 @@ def run_once(
 
 
 class _Source:
-    """Listings for the workers, fetched batch by batch (claims) when they run out."""
+    """Listings for the workers, fetched batch by batch (claims) when they run out.
+
+    Amazon-sourced listings (``is_amazon``) are set aside in ``amazon`` for the
+    Creators API worker. The API prices fewer listings a second than the page
+    workers claim, so no new batch is claimed while ``backlog`` of them wait: a
+    claimed listing's lease must not run out before it is checked.
+    """
 
     def __init__(
-        self, batches: Callable[[], list[ListingRef]], stop: threading.Event | None
+        self,
+        batches: Callable[[], list[ListingRef]],
+        stop: threading.Event | None,
+        *,
+        is_amazon: Callable[[ListingRef], bool] | None = None,
+        backlog: int = 200,
     ) -> None:
         self.batches = batches
         self.stop = stop
+        self.is_amazon = is_amazon
+        self.backlog = max(backlog, 1)
         self.buffer: deque[ListingRef] = deque()
+        self.amazon: deque[ListingRef] = deque()
+        self.amazon_ready = asyncio.Event()  # set when amazon listings arrive, or at close
+        self.amazon_drained = asyncio.Event()  # set when the amazon backlog shrinks
         self.lock = asyncio.Lock()
         self.exhausted = False
+        self.closed = False  # the page workers are done: no more amazon listings come
+        self.dropped = 0  # amazon listings left unchecked by a stop
         self.seen: list[ListingRef] = []
 
     async def next(self) -> ListingRef | None:
@@ -311,12 +402,60 @@ class _Source:
             while not self.buffer and not self.exhausted:
                 if self.stop is not None and self.stop.is_set():
                     return None
+                if len(self.amazon) >= self.backlog:
+                    self.amazon_drained.clear()
+                    await self.amazon_drained.wait()
+                    continue
                 batch = await asyncio.to_thread(self.batches)
                 if not batch:
                     self.exhausted = True
                 self.seen.extend(batch)
-                self.buffer.extend(interleave_by_host(batch))
+                pages = []
+                for ref in batch:
+                    if self.is_amazon is not None and self.is_amazon(ref):
+                        self.amazon.append(ref)
+                    else:
+                        pages.append(ref)
+                if len(pages) < len(batch):
+                    self.amazon_ready.set()
+                self.buffer.extend(interleave_by_host(pages))
             return self.buffer.popleft() if self.buffer else None
+
+    def take_amazon(
+        self, key: Callable[[ListingRef], tuple[str, str]], size: int
+    ) -> list[ListingRef]:
+        """The oldest waiting amazon listings of one marketplace, ``size`` ASINs at most
+        (listings that share an ASIN count once); ``key`` gives (ASIN, marketplace)."""
+        if not self.amazon:
+            return []
+        market = key(self.amazon[0])[1]
+        chosen: list[ListingRef] = []
+        asins: set[str] = set()
+        rest: deque[ListingRef] = deque()
+        for ref in self.amazon:
+            asin, where = key(ref)
+            if where == market and (asin in asins or len(asins) < size):
+                chosen.append(ref)
+                asins.add(asin)
+            else:
+                rest.append(ref)
+        self.amazon = rest
+        self._drained()
+        return chosen
+
+    def drop_amazon(self) -> None:
+        """A stop: the waiting amazon listings are not checked (their leases go back)."""
+        self.dropped += len(self.amazon)
+        self.amazon.clear()
+        self._drained()
+
+    def close(self) -> None:
+        self.closed = True
+        self.amazon_ready.set()
+
+    def _drained(self) -> None:
+        if len(self.amazon) < self.backlog:
+            self.amazon_drained.set()
 
 
 async def _run(
@@ -393,9 +532,107 @@ async def _run(
             if len(pending) >= FLUSH_EVERY:
                 await flush()
 
+    amazon = config.amazon_listings()
+
+    def target(ref: ListingRef) -> tuple[str, str]:
+        listing = amazon[ref.product_id, ref.url]
+        assert listing.asin is not None and listing.marketplace is not None
+        return listing.asin, listing.marketplace
+
+    async def amazon_worker() -> None:
+        """Prices the amazon listings the source sets aside, a batch at a time."""
+        client: CreatorsClient | None = None
+        problem: str | None = None  # why there is no client (missing configuration)
+        size = config.amazon.batch_size if config.amazon else 10
+        try:
+            while True:
+                if stop is not None and stop.is_set():
+                    source.drop_amazon()
+                    return
+                chunk = source.take_amazon(target, size)
+                if not chunk:
+                    if source.closed:
+                        return
+                    source.amazon_ready.clear()
+                    await source.amazon_ready.wait()
+                    continue
+                if client is None and problem is None:
+                    try:
+                        settings = amazon_settings(config)
+                    except ConfigError as exc:
+                        problem = str(exc)
+                        log.error("Amazon listings cannot be checked: %s", problem)
+                    else:
+                        client = CreatorsClient(
+                            settings=settings, user_agent=config.tracker.user_agent
+                        )
+                await price_amazon(chunk, client, problem)
+        finally:
+            if client is not None:
+                await client.aclose()
+
+    async def price_amazon(
+        chunk: list[ListingRef], client: CreatorsClient | None, problem: str | None
+    ) -> None:
+        if config.schedule.adaptive:
+            fresh = [x.id for x in chunk if x.id not in recent]
+            if fresh:
+                recent.update(
+                    await asyncio.to_thread(
+                        store.recent_changes, fresh, since=started - ADAPTIVE_WINDOW
+                    )
+                )
+                for listing_id in fresh:
+                    recent.setdefault(listing_id, 0)
+        checked_at = now()
+        asins = list(dict.fromkeys(target(ref)[0] for ref in chunk))
+        market = target(chunk[0])[1]
+        items: dict[str, AmazonItem] = {}
+        internal: str | None = None
+        begun = time.monotonic()
+        if client is None:
+            items = {
+                asin: AmazonItem(asin=asin, failure="amazon_auth", error=problem) for asin in asins
+            }
+        else:
+            try:
+                items = await client.get_items(asins, marketplace=market)
+            except Exception as exc:  # a bug; the run goes on
+                log.exception("internal error pricing %s on %s", ", ".join(asins), market)
+                internal = f"{type(exc).__name__}: {exc}"
+        elapsed = round((time.monotonic() - begun) * 1000)
+        for ref in chunk:
+            product_of[ref.id] = ref.product_id
+            item = items.get(target(ref)[0])
+            if item is None:
+                result = CheckResult(
+                    listing_id=ref.id,
+                    checked_at=checked_at,
+                    duration_ms=elapsed,
+                    failure="internal",
+                    error=internal or "no answer for this ASIN",
+                )
+            else:
+                result = amazon_result(
+                    item, listing_id=ref.id, checked_at=checked_at, duration_ms=elapsed
+                )
+            failed = not result.is_observation
+            due = schedule(ref.id, ref.product_id, ref.url, checked_at, failed)
+            pending.append((ref, replace(result, next_due_at=due)))
+        if len(pending) >= FLUSH_EVERY:
+            await flush()
+
+    async def pages(fetcher: Fetcher) -> None:
+        try:
+            # coroutines waiting for a host's turn hold no request slot: enough of them
+            # keep every host busy while politeness delays run
+            workers = max(config.fetch.concurrency * 4, 64)
+            await asyncio.gather(*(worker(fetcher) for _ in range(workers)))
+        finally:
+            source.close()  # the amazon worker finishes what is left, then stops
+
     async with Fetcher(config, transport=transport, shared=gate) as fetcher:
-        workers = max(1, config.fetch.concurrency * 2)
-        await asyncio.gather(*(worker(fetcher) for _ in range(workers)))
+        await asyncio.gather(pages(fetcher), amazon_worker())
     await flush()
 
 
@@ -432,7 +669,12 @@ def check(
     config: Config,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Iterator[CheckReport]:
-    """Extract each input (a URL or a local file), in input order, without the database."""
+    """Extract each input (a URL or a local file), in input order, without the database.
+
+    An Amazon product URL or a bare ASIN is priced through the Creators API (never by
+    fetching Amazon's page) when ``[amazon]`` is configured, and otherwise reported as
+    an error that says how to configure it.
+    """
     for start in range(0, len(inputs), 64):
         chunk = inputs[start : start + 64]
         yield from asyncio.run(_check_chunk(chunk, config, transport))
@@ -441,8 +683,79 @@ def check(
 async def _check_chunk(
     inputs: Sequence[str], config: Config, transport: httpx.AsyncBaseTransport | None
 ) -> list[CheckReport]:
+    reports: dict[int, CheckReport] = {}
+    amazon: dict[int, tuple[str, str]] = {}  # input index -> (ASIN, marketplace)
+    for i, item in enumerate(inputs):
+        found = _amazon_input(item, config)
+        if isinstance(found, CheckReport):
+            reports[i] = found
+        elif found is not None:
+            amazon[i] = found
+    pages = [i for i in range(len(inputs)) if i not in reports and i not in amazon]
     async with Fetcher(config, transport=transport) as fetcher:
-        return list(await asyncio.gather(*(_check_one(i, config, fetcher) for i in inputs)))
+        checked, priced = await asyncio.gather(
+            asyncio.gather(*(_check_one(inputs[i], config, fetcher) for i in pages)),
+            _check_amazon(inputs, amazon, config),
+        )
+    reports.update(zip(pages, checked, strict=True))
+    reports.update(priced)
+    return [reports[i] for i in range(len(inputs))]
+
+
+def _amazon_input(item: str, config: Config) -> tuple[str, str] | CheckReport | None:
+    """(ASIN, marketplace) for an Amazon product URL or a bare ASIN; a report for an
+    Amazon page that is not a product page; None for anything else."""
+    text = item.strip()
+    if urlsplit(text).scheme in ("http", "https"):
+        if not is_amazon_url(text):
+            return None
+        found = asin_from_url(text)
+        if found is None:
+            return CheckReport(
+                item,
+                "error",
+                error="not an Amazon product page (no /dp/ASIN in it): Amazon prices come "
+                "only from its Creators API, for an ASIN",
+            )
+        return found
+    asin = normalize_asin(text)
+    if asin is None or Path(text).exists():  # a saved page named like an ASIN stays a file
+        return None
+    tags = config.amazon.partner_tags if config.amazon else {}
+    return asin, next(iter(tags), "www.amazon.com")
+
+
+async def _check_amazon(
+    inputs: Sequence[str], targets: dict[int, tuple[str, str]], config: Config
+) -> dict[int, CheckReport]:
+    if not targets:
+        return {}
+    try:
+        settings = amazon_settings(config)
+    except ConfigError as exc:
+        return {i: CheckReport(inputs[i], "error", error=str(exc)) for i in targets}
+    by_market: dict[str, list[int]] = defaultdict(list)
+    for i, (_, market) in targets.items():
+        by_market[market].append(i)
+    out: dict[int, CheckReport] = {}
+    try:
+        async with CreatorsClient(settings=settings, user_agent=config.tracker.user_agent) as c:
+            for market, indexes in by_market.items():
+                items = await c.get_items([targets[i][0] for i in indexes], marketplace=market)
+                for i in indexes:
+                    out[i] = _amazon_report(inputs[i], items[targets[i][0]])
+    except Exception as exc:  # never let one input stop the others
+        log.exception("internal error pricing %d ASINs", len(targets))
+        error = f"internal error: {type(exc).__name__}: {exc}"
+        for i in targets:
+            out.setdefault(i, CheckReport(inputs[i], "error", error=error))
+    return out
+
+
+def _amazon_report(item: str, found: AmazonItem) -> CheckReport:
+    if found.failure is not None or found.offer is None:
+        return CheckReport(item, "error", error=f"{found.failure or 'amazon_error'}: {found.error}")
+    return CheckReport(item, found.offer.status.value, found.offer)
 
 
 async def _check_one(item: str, config: Config, fetcher: Fetcher) -> CheckReport:

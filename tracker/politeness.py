@@ -48,7 +48,9 @@ class DatabaseGate:
             if isinstance(reserved, timedelta):  # every slot is taken: ask again shortly
                 await asyncio.sleep(reserved.total_seconds())
                 continue
-            start, slot = reserved
+            start, slot, sent = reserved
+            if sent:  # reserved and marked sent in one transaction: go
+                return slot
             wait = (start - self.now()).total_seconds()
             if wait > 0:
                 await asyncio.sleep(wait)

@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup, escape
 
+from tracker.amazon import amazon_disclaimer
 from tracker.bands import AVAILABLE, UNAVAILABLE, ProductView, product_view
 from tracker.config import Config, Guide
 from tracker.errors import RenderError
@@ -58,9 +59,26 @@ class GuideView:
     as_of: datetime | None
     generated_at: datetime
 
+    @property
+    def amazon_marketplaces(self) -> tuple[str, ...]:
+        """The Amazon marketplaces whose prices or availability the guide shows."""
+        return tuple(sorted({m for p in self.products for m in p.amazon_marketplaces}))
+
+    @property
+    def amazon_disclaimer(self) -> str | None:
+        """Amazon's disclaimer, when the guide shows a price or availability from its API."""
+        markets = self.amazon_marketplaces
+        return amazon_disclaimer(markets) if markets else None
+
     def fingerprint(self, template_sources: Iterable[str] = ()) -> str:
         """A hash of everything a reader sees except the as-of time."""
-        data = [self.guide.title, self.guide.disclaimer, [p.display() for p in self.products]]
+        data: list[object] = [
+            self.guide.title,
+            self.guide.disclaimer,
+            [p.display() for p in self.products],
+        ]
+        if self.amazon_marketplaces:  # the Amazon disclaimer appears, goes or changes
+            data.append(list(self.amazon_marketplaces))
         digest = hashlib.sha256(json.dumps(data, default=str).encode())
         for source in template_sources:
             digest.update(source.encode())
@@ -99,6 +117,17 @@ def build_view(
 ) -> GuideView:
     """What ``guide`` shows at ``now``."""
     listings = store.current_listings(guide.products)
+    amazon = config.amazon_listings()
+    if amazon:
+        listings = {
+            pid: [
+                replace(x, marketplace=amazon[pid, x.url].marketplace)
+                if (pid, x.url) in amazon
+                else x
+                for x in rows
+            ]
+            for pid, rows in listings.items()
+        }
     previous = previous_bands or {}
     views = tuple(
         product_view(
@@ -281,7 +310,12 @@ def _source(env: jinja2.Environment, template: jinja2.Template) -> str:
 def _render(template: jinja2.Template, view: GuideView, *, fmt: str) -> str:
     try:
         return template.render(
-            guide=view.guide, view=view, products=view.products, as_of=view.as_of_text(), fmt=fmt
+            guide=view.guide,
+            view=view,
+            products=view.products,
+            as_of=view.as_of_text(),
+            amazon_disclaimer=view.amazon_disclaimer,
+            fmt=fmt,
         )
     except jinja2.TemplateError as exc:
         raise RenderError(f"template {template.name}: {exc}") from exc
@@ -364,7 +398,7 @@ _MARKER = re.compile(
     r"(?P<close><!--\s*/tracker\s*-->)",
     re.DOTALL,
 )
-FIELDS = ("band", "buy", "availability", "as-of")
+FIELDS = ("band", "buy", "availability", "as-of", "amazon-disclaimer")
 
 
 def update_markers(text: str, view: GuideView, *, fmt: str, source: str = "<text>") -> str:
@@ -381,6 +415,8 @@ def update_markers(text: str, view: GuideView, *, fmt: str, source: str = "<text
             )
         if name == "as-of":
             value = _esc(view.as_of_text(), fmt)
+        elif name == "amazon-disclaimer":  # empty unless an Amazon price is shown
+            value = _esc(view.amazon_disclaimer or "", fmt)
         else:
             if pid is None or pid not in products:
                 raise RenderError(

@@ -174,6 +174,8 @@ class ListingState(Base):
     last_price_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     title: Mapped[str | None] = mapped_column(Text)
     final_url: Mapped[str | None] = mapped_column(String(2000))
+    # the Buy link the last successful check gave (Amazon's detailPageURL with the tag)
+    buy_url: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure_kind: Mapped[str | None] = mapped_column(String(40))

@@ -173,6 +173,7 @@ class CheckResult:
     page: bytes | None = None  # the body of a failing page, kept for diagnosis
     content_type: str | None = None
     next_due_at: datetime | None = None  # when the listing should be checked again
+    buy_url: str | None = None  # the link readers get (Amazon's detailPageURL), if any
 
     @property
     def is_observation(self) -> bool:
@@ -465,7 +466,7 @@ class Store:
         limit: int,
         hold: timedelta,
         owner: str,
-    ) -> tuple[datetime, int] | timedelta:
+    ) -> tuple[datetime, int, bool] | timedelta:
         """Reserve the next request to ``origin``: (when it may start, slot id), or how
         long to wait before asking again when ``limit`` requests are already in flight.
 
@@ -484,14 +485,30 @@ class Store:
             ).one()
             s.execute(delete(HostSlot).where(HostSlot.origin == origin, HostSlot.until < now))
             busy = list(s.scalars(select(HostSlot.until).where(HostSlot.origin == origin)))
-            if len(busy) >= limit:
-                return max(min(min(busy) - now, timedelta(seconds=1)), timedelta(milliseconds=20))
+            if len(busy) >= limit:  # ask again soon: requests end long before their slots expire
+                return min(max(delay / 2, timedelta(milliseconds=10)), timedelta(milliseconds=100))
             start = max(now, turn.next_start)
             turn.next_start = start + delay
-            slot = HostSlot(origin=origin, owner=owner, until=start + hold, start=start)
+            # nobody ahead and the last request long enough ago: it may go right now
+            go = start <= now and (turn.last_sent is None or turn.last_sent + delay <= now)
+            go = go and not any(
+                True
+                for _ in s.scalars(
+                    select(HostSlot.id).where(HostSlot.origin == origin, HostSlot.sent_at.is_(None))
+                )
+            )
+            slot = HostSlot(
+                origin=origin,
+                owner=owner,
+                until=start + hold,
+                start=start,
+                sent_at=now if go else None,
+            )
+            if go:
+                turn.last_sent = now
             s.add(slot)
             s.flush()
-            return start, slot.id
+            return start, slot.id, go
 
     def confirm_host(self, slot_id: int, *, now: datetime, delay: timedelta) -> timedelta | None:
         """Just before sending: None when the request may go now (it is marked sent),
@@ -732,6 +749,7 @@ class Store:
                         confirmed_at=obs.last_seen if obs else None,
                         last_checked_at=state.last_checked_at if state else None,
                         failing=bool(state and state.consecutive_failures),
+                        buy_url=state.buy_url if state else None,
                     )
                 )
         return out
@@ -978,6 +996,7 @@ class _Recorder:
                 replace(r, failure="rejected", error="the page still shows a rejected value")
             )
         _succeeded(state, t)
+        state.buy_url = r.buy_url
         if offer.title:
             state.title = offer.title
         if self.pending is not None:

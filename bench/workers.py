@@ -1,0 +1,163 @@
+"""Throughput of 1, 2 and 4 workers sharing one PostgreSQL database.
+
+Each worker is a `tracker run --due` process. The simulated shops serve H hosts x M
+products on loopback with a small service time; per-host politeness (one request
+at a time per host, a minimum delay between requests) is shared by every worker
+through the database. Throughput should grow with workers until the shops'
+politeness bound (H / per_host_delay pages/s), and no listing may be fetched twice
+(counted at the shops).
+
+    eval "$(bash .ci/postgres start)"
+    .venv/bin/python bench/workers.py --workers 1,2,4 --json bench/results/workers.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tracker.shops import Fault, Product, Shop, ShopFarm, Style  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--hosts", type=int, default=8)
+    parser.add_argument("--products", type=int, default=40, help="per host")
+    parser.add_argument("--delay", type=float, default=0.1, help="per_host_delay, seconds")
+    parser.add_argument("--service", type=float, default=0.2, help="shop service time, s")
+    parser.add_argument("--concurrency", type=int, default=2, help="per worker")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("TRACKER_TEST_POSTGRES_URL"),
+        help="a PostgreSQL URL whose user may create databases",
+    )
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if not args.db:
+        print('no PostgreSQL: pass --db or run: eval "$(bash .ci/postgres start)"', file=sys.stderr)
+        return 2
+    styles = list(Style)
+    shops = [
+        Shop(
+            f"Host {h}",
+            style=styles[h % len(styles)],
+            products=[
+                Product(f"p{h}-{i}", f"Product {h}-{i}", Decimal(50 + i))
+                for i in range(args.products)
+            ],
+        )
+        for h in range(args.hosts)
+    ]
+    listings = args.hosts * args.products
+    # one request at a time per host, starts at least `delay` apart
+    per_host = min(1 / args.delay if args.delay else float("inf"), 1 / args.service)
+    bound = args.hosts * per_host
+    admin = sa.create_engine(args.db, isolation_level="AUTOCOMMIT")
+    rows = []
+    with ShopFarm(shops) as farm, tempfile.TemporaryDirectory() as tmp:
+        for shop in farm.shops:
+            shop.set_fault(Fault.slow, delay=args.service)
+        for n in [int(x) for x in args.workers.split(",")]:
+            name = f"bench_{uuid.uuid4().hex[:10]}"
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            url = admin.url.set(database=name).render_as_string(hide_password=False)
+            config = Path(tmp) / f"config-{n}.toml"
+            lines = [
+                "[fetch]",
+                f"per_host_delay = {args.delay}",
+                "per_host_concurrency = 1",
+                f"concurrency = {args.concurrency}",
+                "retries = 0",
+                "shared_politeness = true",
+                "[schedule]",
+                "claim_batch = 16",
+                'interval = "6h"',
+                "",
+            ]
+            for shop in farm.shops:
+                for sku in shop.products:
+                    lines += [
+                        "[[products]]",
+                        f'id = "{sku}"',
+                        f'name = "{sku}"',
+                        "[[products.listings]]",
+                        f'retailer = "{shop.name}"',
+                        f'url = "{shop.url(sku)}"',
+                    ]
+            config.write_text("\n".join(lines) + "\n")
+            env = dict(os.environ, TRACKER_DATABASE_URL=url)
+            tracker = [sys.executable, "-m", "tracker", "-q", "--config", str(config)]
+            subprocess.run([*tracker, "db", "upgrade"], env=env, check=True, capture_output=True)
+            subprocess.run([*tracker, "status"], env=env, capture_output=True)  # syncs listings
+            farm.reset_log()
+            started = time.monotonic()
+            procs = [
+                subprocess.Popen(
+                    [*tracker, "run", "--due", "--json"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(n)
+            ]
+            outputs = [p.communicate(timeout=3600) for p in procs]
+            wall = time.monotonic() - started
+            checked = sum(json.loads(out)["checked"] for out, _ in outputs if out.strip())
+            pages = Counter(
+                f"{s.name}{r.path}"
+                for s in farm.shops
+                for r in s.requests()
+                if r.path not in ("/robots.txt", "/")
+            )
+            duplicates = sum(c - 1 for c in pages.values())
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            rows.append(
+                {
+                    "workers": n,
+                    "listings": listings,
+                    "checked": checked,
+                    "seconds": round(wall, 2),
+                    "pages_per_s": round(listings / wall, 1),
+                    "bound_pages_per_s": round(bound, 1),
+                    "duplicate_fetches": duplicates,
+                    "missed": listings - len(pages),
+                }
+            )
+    admin.dispose()
+    print(
+        f"{listings} listings on {args.hosts} hosts; per-host delay {args.delay}s, one request "
+        f"at a time per host; shop service time {args.service}s; {args.concurrency} "
+        "concurrent requests per worker"
+    )
+    print(f"{'workers':>8} {'seconds':>8} {'pages/s':>8} {'bound':>7} {'dupes':>6} {'missed':>7}")
+    for r in rows:
+        print(
+            f"{r['workers']:>8} {r['seconds']:>8} {r['pages_per_s']:>8} "
+            f"{r['bound_pages_per_s']:>7} {r['duplicate_fetches']:>6} {r['missed']:>7}"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0 if all(r["duplicate_fetches"] == 0 and r["missed"] == 0 for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

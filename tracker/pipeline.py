@@ -396,6 +396,11 @@ class _Source:
         self.closed = False  # the page workers are done: no more amazon listings come
         self.dropped = 0  # amazon listings left unchecked by a stop
         self.seen: list[ListingRef] = []
+        # page listings handed out and not yet checked: no new claim while ``backlog``
+        # of them wait, so workers sharing a database share the work and no lease
+        # runs out behind a politeness delay
+        self.outstanding = 0
+        self.finished = asyncio.Event()
 
     async def next(self) -> ListingRef | None:
         async with self.lock:
@@ -405,6 +410,10 @@ class _Source:
                 if len(self.amazon) >= self.backlog:
                     self.amazon_drained.clear()
                     await self.amazon_drained.wait()
+                    continue
+                if self.outstanding >= self.backlog:
+                    self.finished.clear()
+                    await self.finished.wait()
                     continue
                 batch = await asyncio.to_thread(self.batches)
                 if not batch:
@@ -419,7 +428,15 @@ class _Source:
                 if len(pages) < len(batch):
                     self.amazon_ready.set()
                 self.buffer.extend(interleave_by_host(pages))
-            return self.buffer.popleft() if self.buffer else None
+            if not self.buffer:
+                return None
+            self.outstanding += 1
+            return self.buffer.popleft()
+
+    def finish(self) -> None:
+        """A page listing handed out by ``next`` has been checked."""
+        self.outstanding -= 1
+        self.finished.set()
 
     def take_amazon(
         self, key: Callable[[ListingRef], tuple[str, str]], size: int
@@ -493,44 +510,48 @@ async def _run(
 
     async def worker(fetcher: Fetcher) -> None:
         while (listing := await source.next()) is not None:
-            if stop is not None and stop.is_set():
-                return
-            if config.schedule.adaptive and listing.id not in recent:
-                recent.update(
-                    await asyncio.to_thread(
-                        store.recent_changes, [listing.id], since=started - ADAPTIVE_WINDOW
-                    )
-                )
-                recent.setdefault(listing.id, 0)
-            checked_at = now()
-            product_of[listing.id] = listing.product_id
             try:
-                fetched = await fetcher.fetch(
-                    listing.url, etag=listing.etag, last_modified=listing.last_modified
+                await check_page(fetcher, listing)
+            finally:
+                source.finish()
+
+    async def check_page(fetcher: Fetcher, listing: ListingRef) -> None:
+        if stop is not None and stop.is_set():
+            return
+        if config.schedule.adaptive and listing.id not in recent:
+            recent.update(
+                await asyncio.to_thread(
+                    store.recent_changes, [listing.id], since=started - ADAPTIVE_WINDOW
                 )
-                result = classify(
-                    fetched,
-                    listing_id=listing.id,
-                    checked_at=checked_at,
-                    config=config,
-                    currency=listing.currency,
-                )
-            except Exception as exc:  # one bad listing never aborts the run
-                log.exception("internal error checking %s", listing.url)
-                result = CheckResult(
-                    listing_id=listing.id,
-                    checked_at=checked_at,
-                    duration_ms=0,
-                    failure="internal",
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-            failed = result.failure is not None or not (
-                result.not_modified or result.is_observation
             )
-            due = schedule(listing.id, listing.product_id, listing.url, checked_at, failed)
-            pending.append((listing, replace(result, next_due_at=due)))
-            if len(pending) >= FLUSH_EVERY:
-                await flush()
+            recent.setdefault(listing.id, 0)
+        checked_at = now()
+        product_of[listing.id] = listing.product_id
+        try:
+            fetched = await fetcher.fetch(
+                listing.url, etag=listing.etag, last_modified=listing.last_modified
+            )
+            result = classify(
+                fetched,
+                listing_id=listing.id,
+                checked_at=checked_at,
+                config=config,
+                currency=listing.currency,
+            )
+        except Exception as exc:  # one bad listing never aborts the run
+            log.exception("internal error checking %s", listing.url)
+            result = CheckResult(
+                listing_id=listing.id,
+                checked_at=checked_at,
+                duration_ms=0,
+                failure="internal",
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        failed = result.failure is not None or not (result.not_modified or result.is_observation)
+        due = schedule(listing.id, listing.product_id, listing.url, checked_at, failed)
+        pending.append((listing, replace(result, next_due_at=due)))
+        if len(pending) >= FLUSH_EVERY:
+            await flush()
 
     amazon = config.amazon_listings()
 

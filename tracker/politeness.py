@@ -48,16 +48,14 @@ class DatabaseGate:
             if isinstance(reserved, timedelta):  # every slot is taken: ask again shortly
                 await asyncio.sleep(reserved.total_seconds())
                 continue
-            start, slot, sent = reserved
-            if sent:  # reserved and marked sent in one transaction: go
-                return slot
+            start, slot = reserved
             wait = (start - self.now()).total_seconds()
             if wait > 0:
                 await asyncio.sleep(wait)
             while True:
-                hold_back = await asyncio.to_thread(
-                    self.store.confirm_host, slot, now=self.now(), delay=gap
-                )
+                # on the event loop's own thread, on purpose: the request goes out right
+                # after this returns, with no other coroutine scheduled in between
+                hold_back = self.store.confirm_host(slot, now=self.now(), delay=gap)
                 if hold_back is None:
                     return slot
                 if hold_back == LOST_SLOT:

@@ -466,7 +466,7 @@ class Store:
         limit: int,
         hold: timedelta,
         owner: str,
-    ) -> tuple[datetime, int, bool] | timedelta:
+    ) -> tuple[datetime, int] | timedelta:
         """Reserve the next request to ``origin``: (when it may start, slot id), or how
         long to wait before asking again when ``limit`` requests are already in flight.
 
@@ -489,26 +489,10 @@ class Store:
                 return min(max(delay / 2, timedelta(milliseconds=10)), timedelta(milliseconds=100))
             start = max(now, turn.next_start)
             turn.next_start = start + delay
-            # nobody ahead and the last request long enough ago: it may go right now
-            go = start <= now and (turn.last_sent is None or turn.last_sent + delay <= now)
-            go = go and not any(
-                True
-                for _ in s.scalars(
-                    select(HostSlot.id).where(HostSlot.origin == origin, HostSlot.sent_at.is_(None))
-                )
-            )
-            slot = HostSlot(
-                origin=origin,
-                owner=owner,
-                until=start + hold,
-                start=start,
-                sent_at=now if go else None,
-            )
-            if go:
-                turn.last_sent = now
+            slot = HostSlot(origin=origin, owner=owner, until=start + hold, start=start)
             s.add(slot)
             s.flush()
-            return start, slot.id, go
+            return start, slot.id
 
     def confirm_host(self, slot_id: int, *, now: datetime, delay: timedelta) -> timedelta | None:
         """Just before sending: None when the request may go now (it is marked sent),

@@ -270,10 +270,8 @@ class Config:
     amazon: AmazonSettings | None = None  # [amazon]: Creators API credentials
 
     def product(self, product_id: str) -> Product:
-        for product in self.products:
-            if product.id == product_id:
-                return product
-        raise KeyError(product_id)
+        """The product with this id (KeyError if none); a dict lookup, built once."""
+        return _product_index(self.products)[product_id]
 
     @property
     def base_dir(self) -> Path:
@@ -300,6 +298,20 @@ class Config:
     def amazon_listings(self) -> dict[tuple[str, str], Listing]:
         """The listings priced through the Creators API, by (product id, URL)."""
         return {(p.id, x.url): x for p, x in self.iter_listings() if x.is_amazon}
+
+
+_INDEXES: dict[int, tuple[tuple[Product, ...], dict[str, Product]]] = {}
+
+
+def _product_index(products: tuple[Product, ...]) -> dict[str, Product]:
+    """Products by id, built once per configuration (keyed by identity, not by hash:
+    hashing every product would cost as much as the scan it replaces)."""
+    cached = _INDEXES.get(id(products))
+    if cached is None or cached[0] is not products:
+        if len(_INDEXES) > 16:
+            _INDEXES.clear()
+        cached = _INDEXES[id(products)] = (products, {p.id: p for p in products})
+    return cached[1]
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -373,6 +373,17 @@ class Fetcher:
                 return FetchResult(url=url, final_url=current, failure="robots", error=why), waited
             async with self._turn(current_host) as w:
                 waited += w
+                if current_host.blocked_until > self._clock():
+                    # the host asked everyone to stay away while this one waited its turn
+                    return (
+                        FetchResult(
+                            url=url,
+                            final_url=current,
+                            failure="rate_limited",
+                            error="the host asked us to stay away (Retry-After beyond the cap)",
+                        ),
+                        waited,
+                    )
                 try:
                     async with asyncio.timeout(current_host.settings.timeout):
                         result = await self._request(url, current, headers, current_host)

@@ -13,6 +13,7 @@ the configured rate) while the page workers fetch the rest.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -531,12 +532,16 @@ async def _run(
             fetched = await fetcher.fetch(
                 listing.url, etag=listing.etag, last_modified=listing.last_modified
             )
-            result = classify(
-                fetched,
-                listing_id=listing.id,
-                checked_at=checked_at,
-                config=config,
-                currency=listing.currency,
+            # off the event loop: a page slow to parse must not stall the fetches in flight
+            result = await asyncio.to_thread(
+                functools.partial(
+                    classify,
+                    fetched,
+                    listing_id=listing.id,
+                    checked_at=checked_at,
+                    config=config,
+                    currency=listing.currency,
+                )
             )
         except Exception as exc:  # one bad listing never aborts the run
             log.exception("internal error checking %s", listing.url)

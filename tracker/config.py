@@ -472,8 +472,12 @@ def _http_url(t: _Table, name: str, *, required: bool = False) -> str | None:
     value = t.text(name, required=required)
     if value is None:
         return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
         raise t.error(name, f"must be an http(s) URL, got {value!r}")
     return str(value)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ import httpx
 from tracker.config import EmailSettings
 from tracker.errors import TrackerError
 
-__all__ = ["DeliveryError", "post_webhook", "send_email"]
+__all__ = ["DeliveryError", "post_webhook", "redact", "send_email"]
 
 
 class DeliveryError(TrackerError):
@@ -65,6 +66,11 @@ def send_email(
         ) from exc
 
 
+def redact(url: str) -> str:
+    """The URL with any password in it replaced by ``***``."""
+    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
 def post_webhook(url: str, payload: Any, *, timeout: float = 30.0) -> int:
     """POST the JSON report; returns the HTTP status."""
     try:
@@ -75,7 +81,9 @@ def post_webhook(url: str, payload: Any, *, timeout: float = 30.0) -> int:
             timeout=timeout,
         )
     except httpx.HTTPError as exc:
-        raise DeliveryError(f"cannot POST the report to {url}: {type(exc).__name__}") from exc
+        raise DeliveryError(
+            f"cannot POST the report to {redact(url)}: {type(exc).__name__}"
+        ) from None
     if response.status_code >= 400:
-        raise DeliveryError(f"the webhook {url} answered HTTP {response.status_code}")
+        raise DeliveryError(f"the webhook {redact(url)} answered HTTP {response.status_code}")
     return response.status_code

@@ -435,7 +435,12 @@ class Fetcher:
         settings = host.settings
         client = host.client
         request = client.build_request("GET", current, headers=headers)
-        response = await client.send(request, stream=True)
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.InvalidURL as exc:  # httpx builds the next request from Location
+            raise FetchError(
+                f"refused a redirect to a non-http(s) URL ({exc})", kind="redirect"
+            ) from exc
         try:
             status = response.status_code
             if status in REDIRECT_STATUSES and "location" in response.headers:
@@ -489,12 +494,20 @@ async def _read_body(response: httpx.Response, limit: int) -> bytes:
     elif encoding in ("gzip", "x-gzip"):
         inflate = zlib.decompressobj(wbits=31)
     elif encoding == "deflate":
-        inflate = zlib.decompressobj(wbits=47)
+        inflate = None  # zlib-wrapped or raw: decided on the first bytes below
     else:
         raise FetchError(f"unsupported Content-Encoding {encoding!r}", kind="network")
     out = bytearray()
     try:
         async for chunk in response.aiter_raw():
+            if encoding == "deflate" and inflate is None and chunk:
+                # RFC 9110 deflate is zlib-wrapped; some servers (IIS) send it raw
+                zlib_header = (
+                    len(chunk) >= 2
+                    and chunk[0] & 0x0F == 8
+                    and ((chunk[0] << 8 | chunk[1]) % 31 == 0)
+                )
+                inflate = zlib.decompressobj(wbits=15 if zlib_header else -15)
             if inflate is not None:
                 chunk = inflate.decompress(chunk, limit - len(out) + 1)
                 if inflate.unconsumed_tail:

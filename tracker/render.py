@@ -337,7 +337,11 @@ def markdown_escape(value: object) -> str:
 def safe_url(value: object) -> str:
     """Only http(s) URLs become links; anything else (``javascript:``) becomes ``#``."""
     url = str(value).strip()
-    return url if urlsplit(url).scheme in ("http", "https") else "#"
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:  # e.g. "http://[oops/"
+        return "#"
+    return url if scheme in ("http", "https") else "#"
 
 
 def jsonld(value: Any) -> Markup:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tracker.config import Config
-from tracker.deliver import post_webhook, send_email
+from tracker.deliver import post_webhook, redact, send_email
 from tracker.errors import ConfigError, TrackerError
 from tracker.pipeline import Clock, utc_now
 from tracker.render import atomic_write
@@ -96,6 +96,6 @@ def make_report(
         target = webhook or config.report.webhook
         if target:
             status = post_webhook(target, report_json(report))
-            result.lines.append(f"posted to {target} (HTTP {status})")
+            result.lines.append(f"posted to {redact(target)} (HTTP {status})")
         store.record_report(since=start, until=until, now=until)
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -217,10 +218,13 @@ class Store:
     def __init__(self, url: str) -> None:
         try:
             parsed = make_url(url)
-        except ArgumentError as exc:
+            parsed.port  # noqa: B018  (a bad port raises here, not later)
+        except (ArgumentError, ValueError):
+            shown = re.sub(r":[^:/@\s]*@", ":***@", url)  # never echo a password
             raise StoreError(
-                f"invalid database URL {url!r}: use e.g. sqlite:///db/tracker.sqlite3"
-            ) from exc
+                f"invalid database URL {shown!r}: use e.g. sqlite:///db/tracker.sqlite3 or "
+                "postgresql+psycopg://user@host/tracker"
+            ) from None
         self.url = parsed
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {}

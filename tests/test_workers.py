@@ -136,8 +136,12 @@ def test_politeness_holds_across_workers(farm: ShopFarm, tmp_path: Path, db_url:
     total = len(farm.shops) * PRODUCTS
     assert sum(1 for out, _ in outs if '"checked": 0' not in out) >= 2  # the work was shared
     dupes = {k: v for k, v in pages(farm).items() if v > 1}
-    detail = [(s.name, r.path, r.status, r.client_port, round(r.started, 3)) for s in farm.shops
-              for r in s.requests() if f"{s.name}{r.path}" in dupes]
+    detail = [
+        (s.name, r.path, r.status, r.client_port, round(r.started, 3))
+        for s in farm.shops
+        for r in s.requests()
+        if f"{s.name}{r.path}" in dupes
+    ]
     assert not dupes and len(pages(farm)) == total, (detail, outs)
     for shop in farm.shops:
         assert shop.max_in_flight <= 1, shop.name

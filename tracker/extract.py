@@ -1865,6 +1865,26 @@ def _is_submit(node: LexborNode) -> bool:
     return any(anc.tag == "form" for anc in _ancestors(node, 12))
 
 
+_SOFT_404 = re.compile(
+    r"\b404\b|page not found|not be found|product not found|page (?:does not|doesn't) exist"
+    r"|we couldn.t find (?:that|this|the) page|seite (?:wurde )?nicht gefunden"
+    r"|page (?:est )?introuvable|p[aá]gina no encontrada|pagina non trovata"
+    r"|pagina niet gevonden|p[aá]gina n[aã]o encontrada|nie znaleziono strony"
+    r"|strona nie (?:zosta[lł]a )?znaleziona|sidan (?:kunde inte hittas|hittades inte)"
+    r"|ページが見つかりません|页面不存在|找不到页面",
+    re.IGNORECASE,
+)
+
+
+def _soft_404(title: str, h1: str) -> str | None:
+    """The title or main heading of a "not found" page answered with 200, if it is one."""
+    for text in (title, h1):
+        text = " ".join(text.split())
+        if text and len(text) <= 120 and _SOFT_404.search(text):
+            return text[:80]
+    return None
+
+
 def _blocked_reason(html: str, title: str, body: LexborNode | None) -> str | None:
     """A captcha / challenge / access-denied page: a telling title, or a challenge marker on
     a page with little visible text (a shop page that merely loads a captcha script is not)."""
@@ -2013,6 +2033,12 @@ def _extract(
             status=PageStatus.blocked,
             reason=blocked or f"HTTP {http_status}: access refused",
         )
+
+    soft_404 = _soft_404(page.title or "", page.h1 or "")
+    if soft_404 and ld.price is None and ld.availability is None:
+        # a 200 answer that says the page does not exist: any price on it belongs to
+        # the "you may also like" grid, never to the tracked product
+        return Offer(status=PageStatus.gone, reason=f"the page says it does not exist: {soft_404}")
 
     explicit = _apply_rules(tree, rules, ctx) if rules is not None else _Found()
     micro = _microdata(tree, ctx, h1)

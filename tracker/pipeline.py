@@ -16,6 +16,7 @@ import asyncio
 import functools
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -184,10 +185,11 @@ def classify(
     checked_at: datetime,
     config: Config,
     currency: str | None = None,
+    product_name: str | None = None,
 ) -> CheckResult:
     """Turn a fetch into a recordable check: extract the page, name any failure."""
     offer = read_page(fetched, config=config, currency=currency)
-    failure, error = failure_of(fetched, offer)
+    failure, error = failure_of(fetched, offer, product_name=product_name)
     return CheckResult(
         listing_id=listing_id,
         checked_at=checked_at,
@@ -224,7 +226,9 @@ def read_page(fetched: FetchResult, *, config: Config, currency: str | None = No
     )
 
 
-def failure_of(fetched: FetchResult, offer: Offer | None) -> tuple[str | None, str | None]:
+def failure_of(
+    fetched: FetchResult, offer: Offer | None, *, product_name: str | None = None
+) -> tuple[str | None, str | None]:
     """The failure kind and message of a check, or ``(None, None)`` when it succeeded."""
     if offer is not None and offer.status is PageStatus.blocked:
         return "blocked", offer.reason or "the shop answered with a robot check"
@@ -232,24 +236,66 @@ def failure_of(fetched: FetchResult, offer: Offer | None) -> tuple[str | None, s
         return fetched.failure, fetched.error
     if fetched.not_modified:
         return None, None
-    if _redirected_home(fetched):
-        return "redirected", f"redirected to the shop's home page ({fetched.final_url})"
+    moved = _redirected_elsewhere(fetched, offer, product_name)
+    if moved:
+        return "redirected", f"redirected to {moved} ({fetched.final_url})"
     if offer is None:
         return "no_price", "empty page"
     if offer.status is PageStatus.gone:
         return "gone", offer.reason
     if offer.status is PageStatus.error:
         return "extract_error", offer.reason
-    if offer.status is PageStatus.no_price and offer.availability is None:
-        return "no_price", offer.reason or "no price or availability found on the page"
+    if offer.status is PageStatus.no_price and (
+        offer.availability is None or offer.availability.purchasable
+    ):
+        # an "in stock" page without a price we trust (0.00, an absurd number) is no
+        # new state: it would take the last good price off the guides
+        return "no_price", offer.reason or "no price we trust on the page"
     return None, None
 
 
-def _redirected_home(fetched: FetchResult) -> bool:
+_SEARCH_PATHS = ("/search", "/s", "/catalogsearch", "/suche", "/recherche", "/buscar")
+_SEARCH_KEYS = {"q", "query", "s", "k", "search", "keyword", "keywords", "term"}
+_WORD = re.compile(r"[a-z0-9]{3,}|[^\W\d_]{2,}")
+_FILLER = {"the", "and", "for", "with", "new", "buy", "shop", "online", "sale", "price"}
+
+
+def _redirected_elsewhere(
+    fetched: FetchResult, offer: Offer | None, product_name: str | None
+) -> str | None:
+    """Where a redirect took a product page if not to the product: the shop's home
+    page, a search or listing page, or (by its title) another product."""
     if fetched.final_url == fetched.url:
-        return False
+        return None
     before, after = urlsplit(fetched.url), urlsplit(fetched.final_url)
-    return after.path in ("", "/") and before.path not in ("", "/") and not after.query
+    if before.path.rstrip("/") == after.path.rstrip("/"):
+        return None  # http→https, www, a trailing slash, a query: the same page
+    if after.path in ("", "/") and before.path not in ("", "/"):
+        return "the shop's home page"
+    keys = {k.lower() for k, _ in parse_qsl(after.query, keep_blank_values=True)}
+    path = after.path.lower().rstrip("/")
+    if path in _SEARCH_PATHS or any(path.startswith(p + "/") for p in _SEARCH_PATHS):
+        return "a search page"
+    if keys & _SEARCH_KEYS:
+        return "a search page"
+    if ("/collections/" in path and "/products/" not in path) or path.endswith("/category"):
+        return "a listing page"
+    if product_name and offer is not None and offer.title:
+        wanted = _words(product_name)
+        if wanted and not wanted & _words(offer.title):
+            return f"another product ({offer.title[:60]!r})"
+    return None
+
+
+def _product_name(config: Config, product_id: str) -> str | None:
+    try:
+        return config.product(product_id).name
+    except KeyError:
+        return None
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _FILLER}
 
 
 def amazon_settings(config: Config) -> AmazonSettings:
@@ -541,6 +587,7 @@ async def _run(
                     checked_at=checked_at,
                     config=config,
                     currency=listing.currency,
+                    product_name=_product_name(config, listing.product_id),
                 )
             )
         except Exception as exc:  # one bad listing never aborts the run

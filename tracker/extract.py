@@ -962,6 +962,12 @@ def _choose_offer(offers: list[_OfferVal], ctx: _Ctx) -> tuple[_OfferVal | None,
         return None, "no price"
     if len(priced) == 1:
         return priced[0], ""
+    # offers in several currencies: the listing's own currency when it is among them;
+    # prices in different currencies are never compared with each other
+    currencies = {o.currency for o in priced if o.currency}
+    if len(currencies) > 1:
+        wanted = ctx.currency_hint if ctx.currency_hint in currencies else priced[0].currency
+        priced = [o for o in priced if o.currency in (wanted, None)]
     if ctx.query_values:
         for o in priced:
             if o.keys & ctx.query_values:

@@ -449,8 +449,8 @@ def test_request_log_records_concurrency(shop: Shop) -> None:
         t.join()
     assert time.monotonic() - started < 1.0  # served in parallel
     assert statuses == [200] * 5
+    records = shop.requests(url)  # waits for the server to finish logging
     assert shop.max_in_flight == 5 and shop.in_flight == 0
-    records = shop.requests(url)
     assert len(records) == 5
     for r in records:
         assert r.shop == "Private" and r.method == "GET" and r.status == 200

@@ -25,7 +25,7 @@ from tracker.config import Config
 from tracker.errors import RenderError
 from tracker.money import format_amount
 from tracker.render import atomic_write, markdown_escape, safe_url, template_env
-from tracker.store import QuarantineItem, Store
+from tracker.store import FailingListing, QuarantineItem, StaleListing, Store
 
 __all__ = ["FORMATS", "Report", "build_report", "render_report", "write_failing_pages"]
 
@@ -85,31 +85,6 @@ class GuideRender:
 
 
 @dataclass(frozen=True, slots=True)
-class Failing:
-    listing_id: int
-    product_id: str
-    retailer: str
-    url: str
-    kind: str
-    since: datetime | None
-    consecutive: int
-    error: str | None
-    last_good_price: Decimal | None
-    currency: str | None
-    last_good_at: datetime | None
-    page_saved_at: datetime | None
-    page_file: str | None = None  # set when the saved page was written next to the report
-
-
-@dataclass(frozen=True, slots=True)
-class Stale:
-    product_id: str
-    retailer: str
-    url: str
-    last_success: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class Chart:
     product_id: str
     product: str
@@ -126,8 +101,10 @@ class Report:
     availability_changes: list[AvailabilityChange] = field(default_factory=list)
     renders: list[GuideRender] = field(default_factory=list)
     new_lows: list[NewLow] = field(default_factory=list)
-    failing: list[Failing] = field(default_factory=list)
-    stale: list[Stale] = field(default_factory=list)
+    failing: list[FailingListing] = field(default_factory=list)
+    stale: list[StaleListing] = field(default_factory=list)
+    # listing id -> file name of its saved failing page, written beside the report
+    page_files: dict[int, str] = field(default_factory=dict)
     charts: list[Chart] = field(default_factory=list)
 
     def local(self, t: datetime | None) -> str:
@@ -208,27 +185,8 @@ def build_report(
         )
         for r in store.renders(since=since, until=until)
     ]
-    report.failing = [
-        Failing(
-            listing_id=f.listing_id,
-            product_id=f.product_id,
-            retailer=f.retailer,
-            url=f.url,
-            kind=f.kind,
-            since=f.since,
-            consecutive=f.consecutive,
-            error=f.error,
-            last_good_price=f.last_good_price,
-            currency=f.currency,
-            last_good_at=f.last_good_at,
-            page_saved_at=f.page_saved_at,
-        )
-        for f in store.failing()
-    ]
-    report.stale = [
-        Stale(s.product_id, s.retailer, s.url, s.last_success)
-        for s in store.stale(before=until - config.report.stale_after)
-    ]
+    report.failing = store.failing()
+    report.stale = store.stale(before=until - config.report.stale_after)
     report.price_changes.sort(key=lambda c: (c.at, c.product_id))
     report.availability_changes.sort(key=lambda c: (c.at, c.product_id))
     report.new_lows.sort(key=lambda c: (c.at, c.product_id))
@@ -393,7 +351,10 @@ def report_json(report: Report) -> dict[str, Any]:
             ],
             "guides_rerendered": [asdict(r) for r in report.renders],
             "new_lows": [asdict(n) for n in report.new_lows],
-            "failing": [asdict(f) for f in report.failing],
+            "failing": [
+                asdict(f) | {"page_file": report.page_files.get(f.listing_id)}
+                for f in report.failing
+            ],
             "stale": [asdict(s) for s in report.stale],
         }
     )
@@ -500,14 +461,10 @@ def _numeric(text: str) -> bool:
 
 def write_failing_pages(report: Report, store: Store, folder: Path) -> Report:
     """Write each failing listing's saved page as text next to the report."""
-    failing = []
     for f in report.failing:
         page = store.failure_page(f.listing_id)
-        if page is None:
-            failing.append(f)
-            continue
-        path = folder / f"listing-{f.listing_id}-{f.kind}.html.txt"
-        atomic_write(path, page)
-        failing.append(Failing(**{**asdict(f), "page_file": path.name}))
-    report.failing = failing
+        if page is not None:
+            path = folder / f"listing-{f.listing_id}-{f.kind}.html.txt"
+            atomic_write(path, page)
+            report.page_files[f.listing_id] = path.name
     return report

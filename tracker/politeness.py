@@ -35,6 +35,17 @@ class DatabaseGate:
 
     async def acquire(self, origin: str, *, delay: float, limit: int, hold: float) -> object:
         gap = timedelta(seconds=delay + MARGIN if delay else 0)
+        # a free host: one transaction, on the loop's thread so the request follows at once
+        taken = self.store.take_host_now(
+            origin,
+            now=self.now(),
+            delay=gap,
+            limit=limit,
+            hold=timedelta(seconds=hold),
+            owner=self.owner,
+        )
+        if taken is not None:
+            return taken
         while True:
             reserved = await asyncio.to_thread(
                 self.store.reserve_host,

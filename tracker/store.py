@@ -498,6 +498,44 @@ class Store:
             s.flush()
             return start, slot.id
 
+    def take_host_now(
+        self,
+        origin: str,
+        *,
+        now: datetime,
+        delay: timedelta,
+        limit: int,
+        hold: timedelta,
+        owner: str,
+    ) -> int | None:
+        """The common case in one transaction: when ``origin`` is free (a slot open,
+        nobody waiting, the last request ``delay`` ago), take a slot marked sent now
+        and return its id; None when the caller must reserve a turn and wait."""
+        with self.session() as s:
+            if s.get(HostTurn, origin) is None:
+                s.execute(
+                    _insert(self.engine.dialect.name, HostTurn)
+                    .values(origin=origin, next_start=now)
+                    .on_conflict_do_nothing(index_elements=["origin"])
+                )
+            turn = s.scalars(
+                select(HostTurn).where(HostTurn.origin == origin).with_for_update()
+            ).one()
+            s.execute(delete(HostSlot).where(HostSlot.origin == origin, HostSlot.until < now))
+            slots = list(s.scalars(select(HostSlot).where(HostSlot.origin == origin)))
+            if (
+                len(slots) >= limit
+                or any(slot.sent_at is None for slot in slots)
+                or (turn.last_sent is not None and now < turn.last_sent + delay)
+            ):
+                return None
+            slot = HostSlot(origin=origin, owner=owner, until=now + hold, start=now, sent_at=now)
+            turn.last_sent = now
+            turn.next_start = max(turn.next_start, now + delay)
+            s.add(slot)
+            s.flush()
+            return slot.id
+
     def confirm_host(self, slot_id: int, *, now: datetime, delay: timedelta) -> timedelta | None:
         """Just before sending: None when the request may go now (it is marked sent),
         else how long to wait. A request reserved earlier that has not gone out yet,

@@ -478,18 +478,8 @@ class Store:
         IMMEDIATE), so reservations from every worker are serialized.
         """
         with self.session() as s:
-            if s.get(HostTurn, origin) is None:
-                s.execute(
-                    _insert(self.engine.dialect.name, HostTurn)
-                    .values(origin=origin, next_start=now)
-                    .on_conflict_do_nothing(index_elements=["origin"])
-                )
-            turn = s.scalars(
-                select(HostTurn).where(HostTurn.origin == origin).with_for_update()
-            ).one()
-            s.execute(delete(HostSlot).where(HostSlot.origin == origin, HostSlot.until < now))
-            busy = list(s.scalars(select(HostSlot.until).where(HostSlot.origin == origin)))
-            if len(busy) >= limit:  # ask again soon: requests end long before their slots expire
+            turn, slots = self._lock_host(s, origin, now=now)
+            if len(slots) >= limit:  # ask again soon: requests end long before their slots expire
                 return min(max(delay / 2, timedelta(milliseconds=10)), timedelta(milliseconds=100))
             start = max(now, turn.next_start)
             turn.next_start = start + delay
@@ -497,6 +487,21 @@ class Store:
             s.add(slot)
             s.flush()
             return start, slot.id
+
+    def _lock_host(
+        self, s: Session, origin: str, *, now: datetime
+    ) -> tuple[HostTurn, list[HostSlot]]:
+        """Lock the host's row for this transaction (FOR UPDATE; SQLite: BEGIN
+        IMMEDIATE), drop expired slots, return the row and the live slots."""
+        if s.get(HostTurn, origin) is None:
+            s.execute(
+                _insert(self.engine.dialect.name, HostTurn)
+                .values(origin=origin, next_start=now)
+                .on_conflict_do_nothing(index_elements=["origin"])
+            )
+        turn = s.scalars(select(HostTurn).where(HostTurn.origin == origin).with_for_update()).one()
+        s.execute(delete(HostSlot).where(HostSlot.origin == origin, HostSlot.until < now))
+        return turn, list(s.scalars(select(HostSlot).where(HostSlot.origin == origin)))
 
     def take_host_now(
         self,
@@ -512,17 +517,7 @@ class Store:
         nobody waiting, the last request ``delay`` ago), take a slot marked sent now
         and return its id; None when the caller must reserve a turn and wait."""
         with self.session() as s:
-            if s.get(HostTurn, origin) is None:
-                s.execute(
-                    _insert(self.engine.dialect.name, HostTurn)
-                    .values(origin=origin, next_start=now)
-                    .on_conflict_do_nothing(index_elements=["origin"])
-                )
-            turn = s.scalars(
-                select(HostTurn).where(HostTurn.origin == origin).with_for_update()
-            ).one()
-            s.execute(delete(HostSlot).where(HostSlot.origin == origin, HostSlot.until < now))
-            slots = list(s.scalars(select(HostSlot).where(HostSlot.origin == origin)))
+            turn, slots = self._lock_host(s, origin, now=now)
             if (
                 len(slots) >= limit
                 or any(slot.sent_at is None for slot in slots)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import gzip
 import hashlib
 import logging
-import selectors
 import socket
-import socketserver
 import struct
-import sys
 import threading
 import time
 import zlib
@@ -19,11 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from tracker.shops._http import LoopbackServer
 from tracker.shops._model import Fault, FaultSpec, Product, RequestRecord, Style
 from tracker.shops._pages import (
     Item,
@@ -162,50 +159,10 @@ def _etag_matches(header: str, digest: str) -> bool:
 # ------------------------------------------------------------------------ HTTP layer
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
+class _HTTPServer(LoopbackServer):
     def __init__(self, shop: Shop, address: tuple[str, int]) -> None:
         self.shop = shop
-        self.conn_lock = threading.Lock()
-        self.connections: set[socket.socket] = set()
-        self.threads: set[threading.Thread] = set()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind would call socket.getfqdn(), a DNS lookup: skip it.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(
-            target=self._process,
-            args=(request, client_address),
-            name=f"shop {self.shop.name} conn {client_address[1]}",
-            daemon=True,
-        )
-        with self.conn_lock:
-            self.connections.add(request)
-            self.threads.add(thread)
-        thread.start()
-
-    def _process(self, request: Any, client_address: Any) -> None:
-        try:
-            self.process_request_thread(request, client_address)
-        finally:
-            with self.conn_lock:
-                self.connections.discard(request)
-                self.threads.discard(threading.current_thread())
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, OSError):  # the client went away: not the shop's problem
-            return
-        log.exception("shop %s: error while serving %s", self.shop.name, client_address)
+        super().__init__(address, _Handler, label=f"shop {shop.name}")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -523,21 +480,10 @@ class Shop:
         self._versions: dict[str, tuple[tuple[Any, ...], int]] = {}
         self._index_keys: tuple[str, ...] = ()
         self._index: dict[str, str] = {}
-        self._closing = threading.Event()
-        self._closed = False
         self._httpd = _HTTPServer(self, (host, port))
-        try:
-            self._httpd.socket.setblocking(False)
-            self.host, self.port = str(self._httpd.server_name), self._httpd.server_port
-            self.base_url = f"http://{self.host}:{self.port}"
-            self._wake_r, self._wake_w = socket.socketpair()
-            self._thread = threading.Thread(
-                target=self._serve, name=f"shop {name} accept", daemon=True
-            )
-            self._thread.start()
-        except BaseException:
-            self._httpd.server_close()
-            raise
+        self._closing = self._httpd.closing  # set when the shop closes: faults stop waiting
+        self.host, self.port = self._httpd.server_name, self._httpd.server_port
+        self.base_url = self._httpd.base_url
 
     def __repr__(self) -> str:
         return f"Shop({self.name!r}, style={self.style.value!r}, base_url={self.base_url!r})"
@@ -787,46 +733,9 @@ class Shop:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _serve(self) -> None:
-        httpd = self._httpd
-        try:
-            with selectors.DefaultSelector() as selector:
-                selector.register(httpd.socket, selectors.EVENT_READ, "accept")
-                selector.register(self._wake_r, selectors.EVENT_READ, "wake")
-                while not self._closing.is_set():
-                    for key, _ in selector.select():
-                        if key.data == "wake" or self._closing.is_set():
-                            return
-                        try:
-                            request, address = httpd.get_request()
-                        except OSError:  # BlockingIOError: the client gave up already
-                            continue
-                        request.setblocking(True)
-                        httpd.process_request(request, address)
-        except Exception:  # pragma: no cover - never let the thread die noisily
-            log.exception("shop %s: accept loop failed", self.name)
-
     def close(self, timeout: float = 2.0) -> None:
         """Stop serving, drop open connections and free the port (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._closing.set()
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
-        self._thread.join(timeout)
-        self._httpd.server_close()  # the listening socket: the port is free again
-        with self._httpd.conn_lock:
-            connections = list(self._httpd.connections)
-            threads = list(self._httpd.threads)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        deadline = time.monotonic() + timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self._wake_r.close()
-        self._wake_w.close()
+        self._httpd.stop(timeout)
 
     def __enter__(self) -> Shop:
         return self

@@ -29,24 +29,21 @@ Every request is logged (``ApiRequest``: path, headers, body, time)::
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import re
 import secrets
-import selectors
-import socket
-import socketserver
-import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
+
+from tracker.shops._http import LoopbackServer
 
 __all__ = [
     "DEFAULT_CREDENTIAL_ID",
@@ -279,21 +276,9 @@ class FakeCreatorsApi:
         self._tokens: dict[str, _Token] = {}
         self._faults: list[_Fault] = []
         self._log: list[ApiRequest] = []
-        self._closed = False
-        self._closing = threading.Event()
         self._httpd = _Server(self, (host, port))
-        try:
-            self._httpd.socket.setblocking(False)
-            self.host, self.port = self._httpd.server_name, self._httpd.server_port
-            self.base_url = f"http://{self.host}:{self.port}"
-            self._wake_r, self._wake_w = socket.socketpair()
-            self._thread = threading.Thread(
-                target=self._serve, name="fake creators api accept", daemon=True
-            )
-            self._thread.start()
-        except BaseException:
-            self._httpd.server_close()
-            raise
+        self.host, self.port = self._httpd.server_name, self._httpd.server_port
+        self.base_url = self._httpd.base_url
 
     def __repr__(self) -> str:
         return f"FakeCreatorsApi(base_url={self.base_url!r}, items={len(self.items)})"
@@ -636,43 +621,9 @@ class FakeCreatorsApi:
         with self._lock:
             self._log.append(record)
 
-    def _serve(self) -> None:
-        """Accept connections until ``close`` (which wakes the loop at once)."""
-        httpd = self._httpd
-        try:
-            with selectors.DefaultSelector() as selector:
-                selector.register(httpd.socket, selectors.EVENT_READ, "accept")
-                selector.register(self._wake_r, selectors.EVENT_READ, "wake")
-                while not self._closing.is_set():
-                    for key, _ in selector.select():
-                        if key.data == "wake" or self._closing.is_set():
-                            return
-                        try:
-                            request, address = httpd.get_request()
-                        except OSError:  # BlockingIOError: the client gave up already
-                            continue
-                        request.setblocking(True)
-                        httpd.process_request(request, address)
-        except Exception:  # pragma: no cover - never let the thread die noisily
-            log.exception("fake creators api: accept loop failed")
-
     def close(self, timeout: float = 2.0) -> None:
         """Stop serving, drop open connections and free the port (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._closing.set()
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
-        self._thread.join(timeout)
-        self._httpd.server_close()
-        with self._httpd.conn_lock:
-            connections = list(self._httpd.connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._wake_r.close()
-        self._wake_w.close()
+        self._httpd.stop(timeout)
 
     def __enter__(self) -> FakeCreatorsApi:
         return self
@@ -757,37 +708,10 @@ def _dumps(body: Mapping[str, Any]) -> bytes:
 # ------------------------------------------------------------------------------ HTTP layer
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
+class _Server(LoopbackServer):
     def __init__(self, api: FakeCreatorsApi, address: tuple[str, int]) -> None:
         self.api = api
-        self.conn_lock = threading.Lock()
-        self.connections: set[socket.socket] = set()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind would call socket.getfqdn(), a DNS lookup: skip it.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        with self.conn_lock:
-            self.connections.add(request)
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self.conn_lock:
-                self.connections.discard(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], OSError):  # the client went away
-            return
-        log.exception("fake creators api: error while serving %s", client_address)
+        super().__init__(address, _Handler, label="fake creators api")
 
 
 class _Handler(BaseHTTPRequestHandler):

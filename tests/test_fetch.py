@@ -79,8 +79,13 @@ def test_global_concurrency_spans_hosts() -> None:
             s.set_fault(Fault.slow, delay=0.2)
         urls = [s.url(sku) for s in (a, b) for sku in SKUS[:3]]
         fetch_all(config(concurrency=2, per_host_concurrency=3), urls)
+        # the server notes "finished" just after the client already has the answer and
+        # may have sent its next request: allow it 10 ms (each request takes 200 ms)
         windows = [
-            (r.started, r.finished) for s in (a, b) for r in s.requests() if r.path != "/robots.txt"
+            (r.started, r.finished - 0.01)
+            for s in (a, b)
+            for r in s.requests()
+            if r.path != "/robots.txt"
         ]
     peak = max(sum(1 for s, f in windows if s <= t < f) for t, _ in windows)
     assert peak <= 2

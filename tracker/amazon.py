@@ -781,17 +781,7 @@ class CreatorsClient:
             "x-marketplace": market,
         }
         content = json.dumps(body, separators=(",", ":")).encode()
-        try:
-            async with asyncio.timeout(s.timeout):
-                status, response_headers, raw = await self._post(s.get_items_url, content, headers)
-        except TimeoutError:
-            raise _Retryable("network", f"no answer within {s.timeout:g}s") from None
-        except httpx.TimeoutException as exc:
-            raise _Retryable("network", f"timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise _Retryable("network", _transport_message(exc)) from None
-        except httpx.HTTPError as exc:  # e.g. a body that does not decode
-            raise _BatchFailure("amazon_error", _transport_message(exc)) from None
+        status, response_headers, raw = await self._post(s.get_items_url, content, headers)
         data, error_type, reason, message = _error_fields(raw, response_headers)
         if status == 200:
             if data is None:
@@ -841,6 +831,24 @@ class CreatorsClient:
         raise _BatchFailure("amazon_error", f"the Creators API answered {status}{detail}")
 
     async def _post(
+        self, url: str, content: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """POST within the timeout; network trouble becomes ``_Retryable``, an answer
+        that cannot be read ``_BatchFailure``."""
+        timeout = self.settings.timeout
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._send_post(url, content, headers)
+        except TimeoutError:
+            raise _Retryable("network", f"no answer within {timeout:g}s") from None
+        except httpx.TimeoutException as exc:
+            raise _Retryable("network", f"timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise _Retryable("network", _transport_message(exc)) from None
+        except httpx.HTTPError as exc:  # e.g. a body that does not decode
+            raise _BatchFailure("amazon_error", _transport_message(exc)) from None
+
+    async def _send_post(
         self, url: str, content: bytes, headers: Mapping[str, str]
     ) -> tuple[int, httpx.Headers, bytes]:
         request = self._client.build_request("POST", url, content=content, headers=headers)
@@ -901,19 +909,9 @@ class CreatorsClient:
             content = urlencode(fields).encode()
             content_type = "application/x-www-form-urlencoded"
         self.token_requests += 1
-        try:
-            async with asyncio.timeout(s.timeout):
-                status, headers, raw = await self._post(
-                    s.token_endpoint, content, {"Content-Type": content_type}
-                )
-        except TimeoutError:
-            raise _Retryable("network", f"no answer within {s.timeout:g}s") from None
-        except httpx.TimeoutException as exc:
-            raise _Retryable("network", f"timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise _Retryable("network", _transport_message(exc)) from None
-        except httpx.HTTPError as exc:  # e.g. a body that does not decode
-            raise _BatchFailure("amazon_error", _transport_message(exc)) from None
+        status, headers, raw = await self._post(
+            s.token_endpoint, content, {"Content-Type": content_type}
+        )
         data = _loads(raw)
         if status == 200 and isinstance(data, dict) and isinstance(data.get("access_token"), str):
             lifetime = _seconds(data.get("expires_in"))

@@ -1,14 +1,21 @@
-"""Throughput of 1, 2 and 4 workers sharing one PostgreSQL database.
+"""Throughput of 1, 2, 4 and 8 workers sharing one PostgreSQL database.
 
-Each worker is a `tracker run --due` process. The simulated shops serve H hosts x M
-products on loopback with a small service time; per-host politeness (one request
-at a time per host, a minimum delay between requests) is shared by every worker
-through the database. Throughput should grow with workers until the shops'
-politeness bound (H / per_host_delay pages/s), and no listing may be fetched twice
+Each worker is a `tracker run --due` process with a few request slots
+(--concurrency). The simulated shops serve H hosts x M products on loopback with a
+service time; per-host politeness (one request at a time per host, a minimum delay
+between request starts) is shared by every worker through the database.
+Throughput should grow with workers until the shops' politeness bound
+(H x min(1/delay, 1/service) pages/s), and no listing may be fetched twice
 (counted at the shops).
 
+Columns: seconds (wall, process start to exit), fetching (first to last request
+at the shops), pages/s (listings / seconds), bound (the shops' politeness bound),
+of n (what n workers' request slots allow at most: min(bound, n x concurrency /
+service)), host busy (share of the fetching time
+the hosts were answering us), cpu s (user+system of all workers).
+
     eval "$(bash .ci/postgres start)"
-    .venv/bin/python bench/workers.py --workers 1,2,4 --json bench/results/workers.json
+    .venv/bin/python bench/workers.py --workers 1,2,4,8 --json bench/results/workers.json
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -37,7 +45,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--hosts", type=int, default=8)
-    parser.add_argument("--products", type=int, default=40, help="per host")
+    parser.add_argument("--products", type=int, default=100, help="per host")
     parser.add_argument("--delay", type=float, default=0.1, help="per_host_delay, seconds")
     parser.add_argument("--service", type=float, default=0.2, help="shop service time, s")
     parser.add_argument("--concurrency", type=int, default=2, help="per worker")
@@ -47,6 +55,7 @@ def main() -> int:
         help="a PostgreSQL URL whose user may create databases",
     )
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--timeline", type=Path, help="write every request's times here")
     args = parser.parse_args()
     if not args.db:
         print('no PostgreSQL: pass --db or run: eval "$(bash .ci/postgres start)"', file=sys.stderr)
@@ -117,8 +126,13 @@ def main() -> int:
                 )
                 for _ in range(n)
             ]
+            cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             outputs = [p.communicate(timeout=3600) for p in procs]
             wall = time.monotonic() - started
+            cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (
+                cpu_after.ru_stime - cpu_before.ru_stime
+            )
             checked = sum(json.loads(out)["checked"] for out, _ in outputs if out.strip())
             pages = Counter(
                 f"{s.name}{r.path}"
@@ -127,6 +141,16 @@ def main() -> int:
                 if r.path not in ("/robots.txt", "/")
             )
             duplicates = sum(c - 1 for c in pages.values())
+            records = [r for s in farm.shops for r in s.requests() if r.path != "/"]
+            first = min((r.started for r in records), default=0.0)
+            last = max((r.finished for r in records), default=0.0)
+            busy = sum(r.duration for r in records) / (len(farm.shops) * max(last - first, 1e-9))
+            if args.timeline:
+                args.timeline.write_text(
+                    json.dumps(
+                        [[r.shop, r.path, r.started - first, r.finished - first] for r in records]
+                    )
+                )
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             rows.append(
@@ -137,8 +161,15 @@ def main() -> int:
                     "seconds": round(wall, 2),
                     "pages_per_s": round(listings / wall, 1),
                     "bound_pages_per_s": round(bound, 1),
+                    # what n workers with their request slots could do at most
+                    "workers_bound_pages_per_s": round(
+                        min(bound, n * args.concurrency / max(args.service, 1e-9)), 1
+                    ),
                     "duplicate_fetches": duplicates,
                     "missed": listings - len(pages),
+                    "fetching_seconds": round(last - first, 2),
+                    "host_busy": round(busy, 2),
+                    "worker_cpu_seconds": round(cpu, 2),
                 }
             )
     admin.dispose()
@@ -147,11 +178,17 @@ def main() -> int:
         f"at a time per host; shop service time {args.service}s; {args.concurrency} "
         "concurrent requests per worker"
     )
-    print(f"{'workers':>8} {'seconds':>8} {'pages/s':>8} {'bound':>7} {'dupes':>6} {'missed':>7}")
+    print(
+        f"{'workers':>8} {'seconds':>8} {'fetching':>9} {'pages/s':>8} {'bound':>7} {'of n':>6} "
+        f"{'host busy':>9} {'cpu s':>6} {'dupes':>6} {'missed':>7}"
+    )
     for r in rows:
         print(
-            f"{r['workers']:>8} {r['seconds']:>8} {r['pages_per_s']:>8} "
-            f"{r['bound_pages_per_s']:>7} {r['duplicate_fetches']:>6} {r['missed']:>7}"
+            f"{r['workers']:>8} {r['seconds']:>8} {r['fetching_seconds']:>9} "
+            f"{r['pages_per_s']:>8} {r['bound_pages_per_s']:>7} "
+            f"{r['workers_bound_pages_per_s']:>6} {r['host_busy']:>9.0%} "
+            f"{r['worker_cpu_seconds']:>6} "
+            f"{r['duplicate_fetches']:>6} {r['missed']:>7}"
         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

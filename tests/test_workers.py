@@ -186,3 +186,86 @@ def test_killed_workers_lose_nothing_and_duplicate_nothing(
     # at the shops: only a request in flight when its worker was killed is repeated
     assert len(seen) == total
     assert sum(seen.values()) - total <= len(killed)
+
+
+def test_a_claim_takes_listings_from_every_host_before_a_second_from_any(
+    farm: ShopFarm, tmp_path: Path, db_url: str
+) -> None:
+    """Workers that claim a few listings each share the hosts instead of queueing
+    behind one host's politeness delay."""
+    from datetime import UTC, datetime, timedelta
+
+    from tracker.config import load_config
+    from tracker.store import open_store
+
+    path = write_config(farm, tmp_path, fetch="per_host_delay = 0", schedule="claim_batch = 4")
+    config = load_config(path)
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    with open_store(db_url) as store:
+        store.sync_config(config, now=now)
+        hosts_per_claim = []
+        for worker in range(PRODUCTS):
+            claim = store.claim_due(
+                now=now, owner=f"w{worker}", lease=timedelta(minutes=5), limit=len(farm.shops)
+            )
+            hosts_per_claim.append(len({ref.url.split("/")[2] for ref in claim}))
+    assert hosts_per_claim == [len(farm.shops)] * PRODUCTS
+
+
+def test_a_worker_waiting_for_a_busy_host_keeps_fetching_from_free_ones(
+    farm: ShopFarm, tmp_path: Path, db_url: str
+) -> None:
+    """Another worker holds host A: this worker's single request slot is not spent
+    waiting for A, so its request to host B goes out meanwhile."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from tracker.config import load_config
+    from tracker.fetch import Fetcher, origin_of
+    from tracker.politeness import DatabaseGate
+    from tracker.store import open_store
+
+    farm.clear_faults()
+    path = write_config(
+        farm,
+        tmp_path,
+        fetch=(
+            "per_host_delay = 0\nper_host_concurrency = 1\nconcurrency = 1\n"
+            "shared_politeness = true\nrespect_robots = false"
+        ),
+        schedule="",
+    )
+    config = load_config(path)
+    shop_a, shop_b = farm.shops[0], farm.shops[1]
+    url_a = shop_a.url(next(iter(shop_a.products)))
+    url_b = shop_b.url(next(iter(shop_b.products)))
+
+    async def scenario(store: object) -> tuple[str | None, bool, str | None]:
+        assert hasattr(store, "take_host")
+        other = store.take_host(  # the other worker's request to A, in flight
+            origin_of(url_a),
+            now=datetime.now(UTC),
+            delay=timedelta(0),
+            limit=1,
+            hold=timedelta(minutes=1),
+            owner="other worker",
+        )
+        assert isinstance(other, int)
+        gate = DatabaseGate(store, now=lambda: datetime.now(UTC))  # type: ignore[arg-type]
+        try:
+            async with Fetcher(config, shared=gate) as fetcher:
+                waiting = asyncio.create_task(fetcher.fetch(url_a))
+                await asyncio.sleep(0.2)  # A's fetch is waiting for the host now
+                b = await asyncio.wait_for(fetcher.fetch(url_b), 20)
+                a_still_waiting = not waiting.done()
+                await gate.release(other)
+                a = await asyncio.wait_for(waiting, 20)
+        finally:
+            await gate.aclose()
+        return b.failure, a_still_waiting, a.failure
+
+    with open_store(db_url) as store:
+        b_failure, a_was_waiting, a_failure = asyncio.run(scenario(store))
+    assert b_failure is None
+    assert a_was_waiting
+    assert a_failure is None

@@ -99,11 +99,20 @@ def origin_of(url: str) -> str:
 class SharedGate(Protocol):
     """Per-host politeness shared by several processes (see ``tracker.politeness``)."""
 
-    async def acquire(self, origin: str, *, delay: float, limit: int, hold: float) -> object:
-        """Wait for a request slot on ``origin`` and its turn; a token for ``release``."""
+    async def acquire(
+        self, origin: str, *, delay: float, limit: int, hold: float, slots: asyncio.Semaphore
+    ) -> object:
+        """Wait for a turn on ``origin`` and one of ``slots`` (held on return), without
+        holding any of ``slots`` while the host is busy; a token for ``release``."""
         ...
 
-    async def release(self, token: object) -> None: ...
+    async def release(self, token: object, *, late: float = 0.0) -> None:
+        """The request ended; it went out ``late`` seconds after its turn was granted."""
+        ...
+
+    async def aclose(self) -> None:
+        """The run is over."""
+        ...
 
 
 class _Host:
@@ -122,6 +131,27 @@ class _Host:
         self.robots: Protego | None = None
         self.robots_error: str | None = None
         self.blocked_until = 0.0  # a Retry-After longer than the cap stops the host
+
+
+class _Granted:
+    """A request's turn on a host: how long it waited, and when its headers really went
+    out (from httpcore's trace), so the shared gate spaces the next request from the
+    real send, not from the moment the turn was granted."""
+
+    def __init__(self, clock: Callable[[], float], waited: float) -> None:
+        self._clock = clock
+        self.waited = waited
+        self.granted = clock()
+        self.sent: float | None = None
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        if self.sent is None and event.endswith("send_request_headers.complete"):
+            self.sent = self._clock()
+
+    @property
+    def late(self) -> float:
+        """Seconds from the grant to the real send (0 when unknown)."""
+        return max(self.sent - self.granted, 0.0) if self.sent is not None else 0.0
 
 
 class _Retry(Exception):
@@ -216,8 +246,8 @@ class Fetcher:
         return self._host(url).delay
 
     @asynccontextmanager
-    async def _turn(self, host: _Host) -> AsyncIterator[float]:
-        """Wait for a slot on ``host`` and for its delay; yields the seconds waited.
+    async def _turn(self, host: _Host) -> AsyncIterator[_Granted]:
+        """Wait for a slot on ``host`` and for its delay; yields the turn (see ``_Granted``).
 
         With a shared gate, the slot and the start time are also reserved across
         every process sharing the database.
@@ -229,20 +259,26 @@ class Fetcher:
                 if wait > 0:
                     await self._sleep(wait)
                 host.next_start = self._clock() + host.delay
-            async with self._global:
-                if self._shared is None:
-                    yield self._clock() - started
-                    return
-                token = await self._shared.acquire(
-                    host.origin,
-                    delay=host.delay,
-                    limit=host.settings.per_host_concurrency,
-                    hold=host.settings.timeout * 2 + 5,
-                )
+            shared = self._shared
+            if shared is None:
+                async with self._global:
+                    yield _Granted(self._clock, self._clock() - started)
+                return
+            token = await shared.acquire(
+                host.origin,
+                delay=host.delay,
+                limit=host.settings.per_host_concurrency,
+                hold=host.settings.timeout * 2 + 5,
+                slots=self._global,
+            )
+            try:
+                turn = _Granted(self._clock, self._clock() - started)
                 try:
-                    yield self._clock() - started
+                    yield turn
                 finally:
-                    await self._shared.release(token)
+                    await shared.release(token, late=turn.late)
+            finally:
+                self._global.release()
 
     async def _robots(self, host: _Host, url: str) -> tuple[bool, str | None]:
         """Whether robots.txt allows ``url`` (read once per host per run)."""
@@ -262,8 +298,10 @@ class Fetcher:
         parts = urlsplit(url)
         robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
         try:
-            async with self._turn(host), asyncio.timeout(host.settings.timeout):
-                status, body = await self._get_small(host.client, robots_url, ROBOTS_MAX_BYTES)
+            async with self._turn(host) as turn, asyncio.timeout(host.settings.timeout):
+                status, body = await self._get_small(
+                    host.client, robots_url, ROBOTS_MAX_BYTES, trace=turn.trace
+                )
         except (httpx.HTTPError, TimeoutError) as exc:
             # RFC 9309: an unreachable robots.txt means "disallow everything" for now
             host.robots_error = f"robots.txt unreachable ({type(exc).__name__}); not fetching"
@@ -280,10 +318,13 @@ class Fetcher:
         # 4xx: no robots.txt, everything allowed
 
     async def _get_small(
-        self, client: httpx.AsyncClient, url: str, limit: int
+        self, client: httpx.AsyncClient, url: str, limit: int, *, trace: Any = None
     ) -> tuple[int, bytes]:
         """GET following redirects, keeping at most ``limit`` bytes of the body."""
-        async with client.stream("GET", url, follow_redirects=True) as response:
+        extensions = {"trace": trace} if trace is not None else None
+        async with client.stream(
+            "GET", url, follow_redirects=True, extensions=extensions
+        ) as response:
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
@@ -371,8 +412,8 @@ class Fetcher:
             allowed, why = await self._robots(current_host, current)
             if not allowed:
                 return FetchResult(url=url, final_url=current, failure="robots", error=why), waited
-            async with self._turn(current_host) as w:
-                waited += w
+            async with self._turn(current_host) as turn:
+                waited += turn.waited
                 if current_host.blocked_until > self._clock():
                     # the host asked everyone to stay away while this one waited its turn
                     return (
@@ -386,7 +427,9 @@ class Fetcher:
                     )
                 try:
                     async with asyncio.timeout(current_host.settings.timeout):
-                        result = await self._request(url, current, headers, current_host)
+                        result = await self._request(
+                            url, current, headers, current_host, trace=turn.trace
+                        )
                 except TimeoutError as exc:
                     raise _Retry(
                         "timeout", f"no complete answer within {current_host.settings.timeout:g}s"
@@ -429,12 +472,12 @@ class Fetcher:
         )
 
     async def _request(
-        self, url: str, current: str, headers: dict[str, str], host: _Host
+        self, url: str, current: str, headers: dict[str, str], host: _Host, *, trace: Any
     ) -> FetchResult | str:
         """Send one request; a redirect target as ``str``, else the result."""
         settings = host.settings
         client = host.client
-        request = client.build_request("GET", current, headers=headers)
+        request = client.build_request("GET", current, headers=headers, extensions={"trace": trace})
         try:
             response = await client.send(request, stream=True)
         except httpx.InvalidURL as exc:  # httpx builds the next request from Location

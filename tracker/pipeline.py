@@ -396,7 +396,7 @@ def run_once(
         is_amazon=lambda ref: (ref.product_id, ref.url) in amazon,
         backlog=config.schedule.claim_batch,
     )
-    gate = shared_gate_for(config, store, now=now)
+    gate = shared_gate_for(config, store)
     asyncio.run(_run(config, store, source, summary, now, transport, on_result, stop, gate))
     summary.stopped = bool(
         stop is not None and stop.is_set() and (not source.exhausted or source.dropped)
@@ -704,8 +704,12 @@ async def _run(
         finally:
             source.close()  # the amazon worker finishes what is left, then stops
 
-    async with Fetcher(config, transport=transport, shared=gate) as fetcher:
-        await asyncio.gather(pages(fetcher), amazon_worker())
+    try:
+        async with Fetcher(config, transport=transport, shared=gate) as fetcher:
+            await asyncio.gather(pages(fetcher), amazon_worker())
+    finally:
+        if gate is not None:
+            await gate.aclose()
     await flush()
 
 

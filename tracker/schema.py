@@ -184,6 +184,9 @@ class ListingState(Base):
     last_modified: Mapped[str | None] = mapped_column(Text)
     # scheduling: when the listing is next due, and who holds it now
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # the listing's place among its host's listings (0, 1, 2, ...): claims of listings
+    # due together take one from each host before a second, so workers share the hosts
+    spread: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Engine,
@@ -74,7 +75,7 @@ NEW = "new"
 CHANGED = "changed"
 UNCHANGED = "unchanged"
 HELD = "held"  # a suspicious change waits for an editor
-LOST_SLOT = timedelta(days=-1)  # confirm_host: the reservation expired; reserve again
+HOST_CHANNEL = "tracker_hosts"  # PostgreSQL NOTIFY channel: a host's slot was freed
 # quarantine states
 PENDING, APPROVED, REJECTED, SUPERSEDED = "pending", "approved", "rejected", "superseded"
 MAX_SAVED_PAGE = 2_000_000
@@ -316,6 +317,7 @@ class Store:
                     if lrow is None:
                         lrow = ListingRow(product_id=product.id, url=listing.url, created_at=now)
                         s.add(lrow)
+                        listings[key] = lrow
                     lrow.retailer = listing.retailer
                     lrow.affiliate_url = listing.affiliate_url
                     lrow.currency = listing.currency
@@ -333,15 +335,43 @@ class Store:
             )
             for listing_id in s.scalars(missing).all():
                 s.add(ListingState(listing_id=listing_id, consecutive_failures=0))
+            s.flush()
+            # each listing's place among its host's listings, in config order
+            places: dict[str, int] = {}  # per origin: scheme, host and port
+            spread: dict[int, int] = {}
+            for product in config.products:
+                for listing in product.listings:
+                    lrow = listings.get((product.id, listing.url))
+                    if lrow is None:
+                        continue
+                    parts = urlsplit(listing.url)
+                    host = f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port}"
+                    spread[lrow.id] = places.get(host, 0)
+                    places[host] = spread[lrow.id] + 1
+            stale = [
+                {"listing_id": lid, "spread": spread[lid]}
+                for lid, old in s.execute(select(ListingState.listing_id, ListingState.spread))
+                if lid in spread and old != spread[lid]
+            ]
+            if stale:
+                s.execute(update(ListingState), stale)
 
     def active_listings(self) -> list[ListingRef]:
         """Every active listing with its validators, in a stable order."""
+        return self._refs(None)
+
+    def _refs(self, ids: Sequence[int] | None) -> list[ListingRef]:
+        """The active listings ``ids`` (None: all of them), in id order."""
         stmt = (
             select(ListingRow, ListingState)
             .outerjoin(ListingState, ListingState.listing_id == ListingRow.id)
             .where(ListingRow.active.is_(True))
             .order_by(ListingRow.id)
         )
+        if ids is not None:
+            if not ids:
+                return []
+            stmt = stmt.where(ListingRow.id.in_(ids))
         with self.session() as s:
             return [
                 ListingRef(
@@ -374,7 +404,12 @@ class Store:
                 or_(ListingState.next_due_at.is_(None), ListingState.next_due_at <= now),
                 or_(ListingState.lease_until.is_(None), ListingState.lease_until < now),
             )
-            .order_by(ListingState.next_due_at.is_not(None), ListingState.next_due_at)
+            .order_by(
+                ListingState.next_due_at.is_not(None),
+                ListingState.next_due_at,
+                ListingState.spread,
+                ListingState.listing_id,
+            )
         )
         if limit is not None:
             due = due.limit(limit)
@@ -390,8 +425,7 @@ class Store:
                 .values(lease_owner=owner, lease_until=now + lease)
                 .returning(ListingState.listing_id),
             ).all()
-        wanted = set(claimed)
-        return [ref for ref in self.active_listings() if ref.id in wanted]
+        return self._refs(claimed)
 
     def release(self, listing_ids: Iterable[int], *, owner: str) -> None:
         """Give back leases that were not used (a stop before the check)."""
@@ -461,33 +495,6 @@ class Store:
 
     # -- politeness shared by workers ----------------------------------------------------------
 
-    def reserve_host(
-        self,
-        origin: str,
-        *,
-        now: datetime,
-        delay: timedelta,
-        limit: int,
-        hold: timedelta,
-        owner: str,
-    ) -> tuple[datetime, int] | timedelta:
-        """Reserve the next request to ``origin``: (when it may start, slot id), or how
-        long to wait before asking again when ``limit`` requests are already in flight.
-
-        The host's row is locked for the transaction (FOR UPDATE; SQLite: BEGIN
-        IMMEDIATE), so reservations from every worker are serialized.
-        """
-        with self.session() as s:
-            turn, slots = self._lock_host(s, origin, now=now)
-            if len(slots) >= limit:  # ask again soon: requests end long before their slots expire
-                return min(max(delay / 2, timedelta(milliseconds=10)), timedelta(milliseconds=100))
-            start = max(now, turn.next_start)
-            turn.next_start = start + delay
-            slot = HostSlot(origin=origin, owner=owner, until=start + hold, start=start)
-            s.add(slot)
-            s.flush()
-            return start, slot.id
-
     def _lock_host(
         self, s: Session, origin: str, *, now: datetime
     ) -> tuple[HostTurn, list[HostSlot]]:
@@ -503,7 +510,7 @@ class Store:
         s.execute(delete(HostSlot).where(HostSlot.origin == origin, HostSlot.until < now))
         return turn, list(s.scalars(select(HostSlot).where(HostSlot.origin == origin)))
 
-    def take_host_now(
+    def take_host(
         self,
         origin: str,
         *,
@@ -512,18 +519,18 @@ class Store:
         limit: int,
         hold: timedelta,
         owner: str,
-    ) -> int | None:
-        """The common case in one transaction: when ``origin`` is free (a slot open,
-        nobody waiting, the last request ``delay`` ago), take a slot marked sent now
-        and return its id; None when the caller must reserve a turn and wait."""
+    ) -> int | timedelta | None:
+        """Take a request slot on ``origin``, marked sent now, in one transaction that
+        holds the host's row: the slot's id; or how long to wait when a slot is open
+        but the last request went out less than ``delay`` ago; or None when ``limit``
+        requests are in flight (``release_host`` announces the end of one). A slot
+        not released within ``hold`` expires: its worker is presumed dead."""
         with self.session() as s:
             turn, slots = self._lock_host(s, origin, now=now)
-            if (
-                len(slots) >= limit
-                or any(slot.sent_at is None for slot in slots)
-                or (turn.last_sent is not None and now < turn.last_sent + delay)
-            ):
+            if len(slots) >= limit:
                 return None
+            if turn.last_sent is not None and now < turn.last_sent + delay:
+                return turn.last_sent + delay - now
             slot = HostSlot(origin=origin, owner=owner, until=now + hold, start=now, sent_at=now)
             turn.last_sent = now
             turn.next_start = max(turn.next_start, now + delay)
@@ -531,40 +538,37 @@ class Store:
             s.flush()
             return slot.id
 
-    def confirm_host(self, slot_id: int, *, now: datetime, delay: timedelta) -> timedelta | None:
-        """Just before sending: None when the request may go now (it is marked sent),
-        else how long to wait. A request reserved earlier that has not gone out yet,
-        or one that went out less than ``delay`` ago, holds this one back, so the
-        spacing the host sees follows the real send times, not the reserved ones."""
+    def release_host(self, slot_id: int, *, late: timedelta = timedelta(0)) -> None:
+        """End a request: free its slot and tell the waiting workers (PostgreSQL:
+        NOTIFY on ``HOST_CHANNEL`` with the origin). ``late``: how long after it was
+        marked sent it really went out; the host's spacing counts from then."""
         with self.session() as s:
-            slot = s.get(HostSlot, slot_id)
-            if slot is None:  # expired and pruned meanwhile: the caller reserves again
-                return LOST_SLOT
-            turn = s.scalars(
-                select(HostTurn).where(HostTurn.origin == slot.origin).with_for_update()
-            ).one()
-            earlier_unsent = s.scalar(
-                select(func.count())
-                .select_from(HostSlot)
-                .where(
-                    HostSlot.origin == slot.origin,
-                    HostSlot.id != slot.id,
-                    HostSlot.sent_at.is_(None),
-                    HostSlot.start < slot.start,
-                    HostSlot.until > now,
+            row = s.execute(
+                delete(HostSlot)
+                .where(HostSlot.id == slot_id)
+                .returning(HostSlot.origin, HostSlot.sent_at)
+            ).first()
+            if row is None:
+                return
+            origin, sent_at = row
+            if sent_at is not None and late > timedelta(0):
+                s.execute(
+                    update(HostTurn)
+                    .where(
+                        HostTurn.origin == origin,
+                        or_(HostTurn.last_sent.is_(None), HostTurn.last_sent < sent_at + late),
+                    )
+                    .values(last_sent=sent_at + late)
                 )
-            )
-            if earlier_unsent:
-                return timedelta(milliseconds=10)
-            if turn.last_sent is not None and now < turn.last_sent + delay:
-                return turn.last_sent + delay - now
-            slot.sent_at = turn.last_sent = now
-            turn.next_start = max(turn.next_start, now + delay)
-            return None
+            if not self.is_sqlite:  # delivered when the transaction commits
+                s.execute(select(func.pg_notify(HOST_CHANNEL, origin)))
 
-    def release_host(self, slot_id: int) -> None:
-        with self.session() as s:
-            s.execute(delete(HostSlot).where(HostSlot.id == slot_id))
+    def listen_url(self) -> str | None:
+        """A libpq URL to LISTEN for freed hosts on (None: SQLite, no notifications)."""
+        if self.is_sqlite:
+            return None
+        url = self.engine.url.set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
 
     # -- runs ----------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,10 +47,13 @@ def current(store: Store, product_id: str) -> dict[str, tuple[Decimal | None, st
     return out
 
 
+@pytest.mark.parametrize("processes", [None, 1], ids=["in-process", "reader-process"])
 def test_every_markup_style_is_read_correctly(
-    farm: ShopFarm, setup: tuple[Config, Store], clock: FrozenClock
+    farm: ShopFarm, setup: tuple[Config, Store], clock: FrozenClock, processes: int | None
 ) -> None:
     config, store = setup
+    if processes is not None:  # pages read in a separate process give the same history
+        config = replace(config, fetch=replace(config.fetch, extract_processes=processes))
     summary = run_once(config, store=store, now=clock)
     assert summary.failed == 0, summary.failures
     assert summary.new == sum(len(listings) for _, _, listings in DEMO_PRODUCTS)

@@ -101,6 +101,9 @@ class FetchSettings:
     max_redirects: int = 5
     # share per-host limits with every worker on the database (None: with PostgreSQL)
     shared_politeness: bool | None = None
+    # processes that read pages beside the fetching one (None: one per other CPU core,
+    # on runs of at least 200 pages; 0: read pages in a thread of the run's process)
+    extract_processes: int | None = None
 
 
 # The [fetch] keys a [[sites]] entry may override.
@@ -527,6 +530,9 @@ def _fetch_settings(t: _Table) -> FetchSettings:
         retry_after_cap=t.number("retry_after_cap", d.retry_after_cap),
         max_redirects=t.integer("max_redirects", d.max_redirects),
         shared_politeness=t.get("shared_politeness", bool, None),
+        extract_processes=(
+            t.integer("extract_processes", 0, minimum=0) if "extract_processes" in t.data else None
+        ),
     )
     t.done()
     return settings

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import multiprocessing
 import os
 import re
 import socket
@@ -22,6 +23,8 @@ import threading
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,12 +186,11 @@ def classify(
     *,
     listing_id: int,
     checked_at: datetime,
-    config: Config,
-    currency: str | None = None,
+    offer: Offer | None,
     product_name: str | None = None,
 ) -> CheckResult:
-    """Turn a fetch into a recordable check: extract the page, name any failure."""
-    offer = read_page(fetched, config=config, currency=currency)
+    """Turn a fetch and what ``read_page`` (or ``_Readers.read``) made of it into a
+    recordable check, naming any failure."""
     failure, error = failure_of(fetched, offer, product_name=product_name)
     return CheckResult(
         listing_id=listing_id,
@@ -211,19 +213,78 @@ def classify(
 
 def read_page(fetched: FetchResult, *, config: Config, currency: str | None = None) -> Offer | None:
     """Extract the offer from a fetched page (``None`` when there is no page to read)."""
+    args = _extract_args(fetched, config=config, currency=currency)
+    return extract(fetched.body, **args) if args is not None else None
+
+
+def _extract_args(
+    fetched: FetchResult, *, config: Config, currency: str | None
+) -> dict[str, Any] | None:
+    """``extract``'s keyword arguments for a fetched page; None when there is nothing to read."""
     if fetched.not_modified or not fetched.body:
         return None
     if fetched.failure not in (None, "http_error", "gone"):
         return None
     site = config.site_for(fetched.final_url)
-    return extract(
-        fetched.body,
-        url=fetched.final_url,
-        content_type=fetched.content_type,
-        rules=site.rules if site else None,
-        currency_hint=currency or (site.currency if site else None),
-        http_status=fetched.status,
-    )
+    return {
+        "url": fetched.final_url,
+        "content_type": fetched.content_type,
+        "rules": site.rules if site else None,
+        "currency_hint": currency or (site.currency if site else None),
+        "http_status": fetched.status,
+    }
+
+
+class _Readers:
+    """Where fetched pages are read. Parsing is CPU work that holds the GIL: pages are
+    read in a thread of this process until they queue up (a cold run of many pages);
+    from then on, in processes on the other cores (``[fetch] extract_processes``),
+    leaving this one to fetch and record. If the pool breaks, pages are read in the
+    thread again."""
+
+    MIN_PAGES = 200  # fewer pages in the run: starting processes costs more than it saves
+    QUEUED = 2  # this many pages already being read here: send the next to the pool
+
+    def __init__(self, config: Config, *, pages: int) -> None:
+        self.config = config
+        wanted = config.fetch.extract_processes
+        self.eager = wanted is not None  # set in the config: every page goes to the pool
+        if wanted is None:
+            wanted = (os.cpu_count() or 1) - 1 if pages >= self.MIN_PAGES else 0
+        self.processes = wanted
+        self.pool: ProcessPoolExecutor | None = None  # started when first needed
+        self.local = 0  # pages being read in this process now
+
+    def __enter__(self) -> _Readers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def read(self, fetched: FetchResult, *, currency: str | None) -> Offer | None:
+        args = _extract_args(fetched, config=self.config, currency=currency)
+        if args is None:
+            return None
+        if self.processes > 0 and (
+            self.eager or self.pool is not None or self.local >= self.QUEUED
+        ):
+            if self.pool is None:
+                self.pool = ProcessPoolExecutor(
+                    max_workers=self.processes, mp_context=multiprocessing.get_context("forkserver")
+                )
+            pool = self.pool
+            try:
+                return await asyncio.wrap_future(pool.submit(extract, fetched.body, **args))
+            except BrokenProcessPool as exc:
+                if self.processes > 0:
+                    log.warning("page readers stopped (%s); reading in this process", exc)
+                    self.processes = 0
+        self.local += 1
+        try:
+            return await asyncio.to_thread(functools.partial(extract, fetched.body, **args))
+        finally:
+            self.local -= 1
 
 
 def failure_of(
@@ -377,8 +438,9 @@ def run_once(
     todo = list(listings) if listings is not None else []
     if listings is None and claim is None:
         todo = store.active_listings()
+    expected = len(todo) if claim is None else store.due_count(now=started)
     if on_start is not None:
-        on_start(len(todo) if claim is None else store.due_count(now=started))
+        on_start(expected)
     summary = RunSummary(started_at=started)
     summary.run_id = store.start_run(now=started)
 
@@ -397,7 +459,10 @@ def run_once(
         backlog=config.schedule.claim_batch,
     )
     gate = shared_gate_for(config, store)
-    asyncio.run(_run(config, store, source, summary, now, transport, on_result, stop, gate))
+    with _Readers(config, pages=expected) as readers:
+        asyncio.run(
+            _run(config, store, source, summary, now, transport, on_result, stop, gate, readers)
+        )
     summary.stopped = bool(
         stop is not None and stop.is_set() and (not source.exhausted or source.dropped)
     )
@@ -532,6 +597,7 @@ async def _run(
     on_result: ResultHook | None,
     stop: threading.Event | None,
     gate: SharedGate | None,
+    readers: _Readers,
 ) -> None:
     started = now()
     recent: dict[int, int] = {}
@@ -579,16 +645,13 @@ async def _run(
                 listing.url, etag=listing.etag, last_modified=listing.last_modified
             )
             # off the event loop: a page slow to parse must not stall the fetches in flight
-            result = await asyncio.to_thread(
-                functools.partial(
-                    classify,
-                    fetched,
-                    listing_id=listing.id,
-                    checked_at=checked_at,
-                    config=config,
-                    currency=listing.currency,
-                    product_name=_product_name(config, listing.product_id),
-                )
+            offer = await readers.read(fetched, currency=listing.currency)
+            result = classify(
+                fetched,
+                listing_id=listing.id,
+                checked_at=checked_at,
+                offer=offer,
+                product_name=_product_name(config, listing.product_id),
             )
         except Exception as exc:  # one bad listing never aborts the run
             log.exception("internal error checking %s", listing.url)

@@ -1362,3 +1362,24 @@ def test_fuzz_never_raises(parts: list[str], raw: bytes, status: int | None) -> 
         if offer.price is not None:
             assert offer.price > 0
             assert offer.status is PageStatus.ok
+
+
+@pytest.mark.parametrize(
+    ("title", "gone"),
+    [
+        ("SMSL Model 404 Headphone Amplifier – Shop", False),
+        ("404 Not Found – Shop", True),
+        ("Error 404 – Shop", True),
+        ("Page not found – Shop", True),
+    ],
+)
+def test_a_404_in_a_product_name_is_not_a_missing_page(title: str, gone: bool) -> None:
+    html = page(
+        f"<main><h1>{title.split(' – ')[0]}</h1>"
+        '<p class="price">$129.00</p><button>Add to cart</button></main>',
+        head=f"<title>{title}</title>",
+    )
+    offer = extract(html, url="https://shop.example/p/model-404")
+    assert (offer.status is PageStatus.gone) is gone, offer
+    if not gone:
+        assert offer.price == Decimal("129.00")

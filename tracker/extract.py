@@ -1872,7 +1872,10 @@ def _is_submit(node: LexborNode) -> bool:
 
 
 _SOFT_404 = re.compile(
-    r"\b404\b|page not found|not be found|product not found|page (?:does not|doesn't) exist"
+    # "404" alone is a model number as often as an error ("SMSL Model 404"): only at the
+    # start of the title or heading, or with "error" / "not found" / "page" beside it
+    r"^\W*404\b|\b404\s*(?:error|not found|page)|\berror\s*(?:code\s*)?:?\s*404\b"
+    r"|page not found|not be found|product not found|page (?:does not|doesn't) exist"
     r"|we couldn.t find (?:that|this|the) page|seite (?:wurde )?nicht gefunden"
     r"|page (?:est )?introuvable|p[aá]gina no encontrada|pagina non trovata"
     r"|pagina niet gevonden|p[aá]gina n[aã]o encontrada|nie znaleziono strony"

@@ -270,6 +270,7 @@ class Bench:
                 "raw",
                 "--rate",
                 "200",
+                "--gil",  # only the thread holding the GIL: where this process's CPU goes
                 "-o",
                 str(rundir / "profile.txt"),
                 "--",

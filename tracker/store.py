@@ -636,13 +636,21 @@ class Store:
             for listing_id, o in s.execute(stmt).all():
                 rejected.setdefault(listing_id, set()).add(_key_of(o))
             outcomes = []
+            later: list[Callable[[], None]] = []  # what needs the ids of new observations
+            touched: set[int] = set()
             for result in results:
+                if result.listing_id in touched and later:
+                    # the same listing twice in one batch: its first check must be whole
+                    _settle(s, later, current)
+                touched.add(result.listing_id)
                 state = states.get(result.listing_id)
                 if state is None:
                     state = ListingState(listing_id=result.listing_id, consecutive_failures=0)
                     s.add(state)
                     states[result.listing_id] = state
-                recorder = _Recorder(s, state, current, rejected.get(result.listing_id, set()))
+                recorder = _Recorder(
+                    s, state, current, rejected.get(result.listing_id, set()), later
+                )
                 outcome = recorder.apply(result, policy)
                 s.add(
                     FetchLog(
@@ -658,6 +666,7 @@ class Store:
                     )
                 )
                 outcomes.append(outcome)
+            _settle(s, later, current)
             return outcomes
 
     # -- quarantine ----------------------------------------------------------------------------
@@ -989,8 +998,10 @@ class _Recorder:
         state: ListingState,
         current: dict[int, Observation],
         rejected: set[tuple[Any, ...]],
+        later: list[Callable[[], None]],
     ) -> None:
         self.s, self.state, self.current, self.rejected = s, state, current, rejected
+        self.later = later
         self.published = current.get(state.observation_id) if state.observation_id else None
         self.pending = (
             current.get(state.pending_observation_id) if state.pending_observation_id else None
@@ -1037,19 +1048,27 @@ class _Recorder:
         previous = self.published
         reason = policy(r.listing_id, previous, offer) if policy is not None else None
         if reason:
-            state.pending_observation_id = new.id
-            self.s.add(
-                Quarantine(
-                    listing_id=r.listing_id,
-                    observation_id=new.id,
-                    previous_observation_id=previous.id if previous else None,
-                    reason=reason,
-                    detected_at=t,
-                    status=PENDING,
+
+            def hold() -> None:
+                state.pending_observation_id = new.id
+                self.s.add(
+                    Quarantine(
+                        listing_id=r.listing_id,
+                        observation_id=new.id,
+                        previous_observation_id=previous.id if previous else None,
+                        reason=reason,
+                        detected_at=t,
+                        status=PENDING,
+                    )
                 )
-            )
+
+            self.later.append(hold)
             return HELD
-        state.observation_id = new.id
+
+        def publish() -> None:
+            state.observation_id = new.id
+
+        self.later.append(publish)
         state.etag, state.last_modified = r.etag, r.last_modified
         if offer.price is not None:
             state.last_price, state.last_currency, state.last_price_at = (
@@ -1088,9 +1107,7 @@ class _Recorder:
             last_seen=t,
             checks=1,
         )
-        self.s.add(new)
-        self.s.flush()
-        self.current[new.id] = new
+        self.s.add(new)  # inserted with the batch's others by ``_settle``
         return new
 
     def supersede(self, t: datetime) -> None:
@@ -1104,6 +1121,18 @@ class _Recorder:
             q.status, q.decided_at = SUPERSEDED, t
         self.state.pending_observation_id = None
         self.pending = None
+
+
+def _settle(s: Session, later: list[Callable[[], None]], current: dict[int, Observation]) -> None:
+    """Insert the batch's new observations in one statement, then point the listings
+    (and quarantine entries) at their ids."""
+    new = [o for o in s.new if isinstance(o, Observation)]
+    if new:
+        s.flush()
+        current.update((o.id, o) for o in new)
+    for step in later:
+        step()
+    later.clear()
 
 
 def _extend(o: Observation, t: datetime) -> None:

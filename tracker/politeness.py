@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ MARGIN = 0.02
 # Waiting for a busy host, try again this often even without a notification (a
 # worker that died frees its slots by expiry, which nobody announces).
 POLL = 0.5
+JITTER = 0.005
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,9 @@ class DatabaseGate:
                     return got
                 slots.release()
                 if isinstance(got, timedelta):  # a slot is open: wait out the delay
-                    await asyncio.sleep(max(got.total_seconds(), 0.001))
+                    # a few ms of jitter: workers waiting for the same moment do not all
+                    # ask at once (one takes it, the others wait for its release)
+                    await asyncio.sleep(max(got.total_seconds(), 0.001) + random.uniform(0, JITTER))
                     continue
                 # every slot is taken: wait for a release
                 wait = POLL if notified else min(max(gap.total_seconds() / 2, 0.01), 0.1)

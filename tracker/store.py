@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import (
+    Connection,
     Engine,
     Integer,
     and_,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     or_,
     select,
     text,
@@ -495,20 +497,14 @@ class Store:
 
     # -- politeness shared by workers ----------------------------------------------------------
 
-    def _lock_host(
-        self, s: Session, origin: str, *, now: datetime
-    ) -> tuple[HostTurn, list[HostSlot]]:
-        """Lock the host's row for this transaction (FOR UPDATE; SQLite: BEGIN
-        IMMEDIATE), drop expired slots, return the row and the live slots."""
-        if s.get(HostTurn, origin) is None:
-            s.execute(
-                _insert(self.engine.dialect.name, HostTurn)
-                .values(origin=origin, next_start=now)
-                .on_conflict_do_nothing(index_elements=["origin"])
-            )
-        turn = s.scalars(select(HostTurn).where(HostTurn.origin == origin).with_for_update()).one()
-        s.execute(delete(HostSlot).where(HostSlot.origin == origin, HostSlot.until < now))
-        return turn, list(s.scalars(select(HostSlot).where(HostSlot.origin == origin)))
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """A Core transaction (no ORM), for the short hot-path statements of politeness."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error on {self.display_url}: {exc}") from exc
 
     def take_host(
         self,
@@ -525,25 +521,45 @@ class Store:
         but the last request went out less than ``delay`` ago; or None when ``limit``
         requests are in flight (``release_host`` announces the end of one). A slot
         not released within ``hold`` expires: its worker is presumed dead."""
-        with self.session() as s:
-            turn, slots = self._lock_host(s, origin, now=now)
-            if len(slots) >= limit:
+        lock = select(HostTurn.last_sent).where(HostTurn.origin == origin).with_for_update()
+        with self._connection() as conn:
+            row = conn.execute(lock).first()
+            if row is None:  # the host's first request ever
+                conn.execute(
+                    _insert(self.engine.dialect.name, HostTurn)
+                    .values(origin=origin, next_start=now)
+                    .on_conflict_do_nothing(index_elements=["origin"])
+                )
+                row = conn.execute(lock).one()
+            last_sent = row[0]
+            live = conn.execute(
+                select(func.count())
+                .select_from(HostSlot)
+                .where(HostSlot.origin == origin, HostSlot.until >= now)
+            ).scalar_one()
+            if live >= limit:
                 return None
-            if turn.last_sent is not None and now < turn.last_sent + delay:
-                return turn.last_sent + delay - now
-            slot = HostSlot(origin=origin, owner=owner, until=now + hold, start=now, sent_at=now)
-            turn.last_sent = now
-            turn.next_start = max(turn.next_start, now + delay)
-            s.add(slot)
-            s.flush()
-            return slot.id
+            if last_sent is not None and now < last_sent + delay:
+                return last_sent + delay - now
+            conn.execute(delete(HostSlot).where(HostSlot.origin == origin, HostSlot.until < now))
+            slot_id = conn.execute(
+                insert(HostSlot)
+                .values(origin=origin, owner=owner, until=now + hold, start=now, sent_at=now)
+                .returning(HostSlot.id)
+            ).scalar_one()
+            conn.execute(
+                update(HostTurn)
+                .where(HostTurn.origin == origin)
+                .values(last_sent=now, next_start=now + delay)
+            )
+            return int(slot_id)
 
     def release_host(self, slot_id: int, *, late: timedelta = timedelta(0)) -> None:
         """End a request: free its slot and tell the waiting workers (PostgreSQL:
         NOTIFY on ``HOST_CHANNEL`` with the origin). ``late``: how long after it was
         marked sent it really went out; the host's spacing counts from then."""
-        with self.session() as s:
-            row = s.execute(
+        with self._connection() as conn:
+            row = conn.execute(
                 delete(HostSlot)
                 .where(HostSlot.id == slot_id)
                 .returning(HostSlot.origin, HostSlot.sent_at)
@@ -552,7 +568,7 @@ class Store:
                 return
             origin, sent_at = row
             if sent_at is not None and late > timedelta(0):
-                s.execute(
+                conn.execute(
                     update(HostTurn)
                     .where(
                         HostTurn.origin == origin,
@@ -561,7 +577,7 @@ class Store:
                     .values(last_sent=sent_at + late)
                 )
             if not self.is_sqlite:  # delivered when the transaction commits
-                s.execute(select(func.pg_notify(HOST_CHANNEL, origin)))
+                conn.execute(select(func.pg_notify(HOST_CHANNEL, origin)))
 
     def listen_url(self) -> str | None:
         """A libpq URL to LISTEN for freed hosts on (None: SQLite, no notifications)."""

@@ -144,6 +144,8 @@ def test_politeness_holds_across_workers(farm: ShopFarm, tmp_path: Path, db_url:
     ]
     assert not dupes and len(pages(farm)) == total, (detail, outs)
     for shop in farm.shops:
+        # one worker reads each shop's robots.txt; the others take it from the database
+        assert len(shop.requests("/robots.txt")) == 1, shop.name
         assert shop.max_in_flight <= 1, shop.name
         starts = sorted(r.started for r in shop.requests() if r.path != "/robots.txt")
         gaps = [b - a for a, b in itertools.pairwise(starts)]

@@ -110,6 +110,14 @@ class SharedGate(Protocol):
         """The request ended; it went out ``late`` seconds after its turn was granted."""
         ...
 
+    async def robots(self, origin: str) -> tuple[int, bytes] | None:
+        """A robots.txt answer (status, body) another worker read recently, if any."""
+        ...
+
+    async def save_robots(self, origin: str, status: int, body: bytes) -> None:
+        """Share a robots.txt answer with the other workers."""
+        ...
+
     async def aclose(self) -> None:
         """The run is over."""
         ...
@@ -297,15 +305,30 @@ class Fetcher:
     async def _load_robots(self, host: _Host, url: str) -> None:
         parts = urlsplit(url)
         robots_url = f"{parts.scheme}://{parts.netloc}/robots.txt"
+        shared = self._shared
+        cached = await shared.robots(host.origin) if shared is not None else None
+        if cached is not None:
+            self._apply_robots(host, url, *cached)
+            return
         try:
             async with self._turn(host) as turn, asyncio.timeout(host.settings.timeout):
-                status, body = await self._get_small(
-                    host.client, robots_url, ROBOTS_MAX_BYTES, trace=turn.trace
-                )
+                # another worker may have read it while this one waited for the host
+                cached = await shared.robots(host.origin) if shared is not None else None
+                if cached is None:
+                    status, body = await self._get_small(
+                        host.client, robots_url, ROBOTS_MAX_BYTES, trace=turn.trace
+                    )
+                    if shared is not None and status < 500:  # an answer, not an outage
+                        await shared.save_robots(host.origin, status, body)
+                else:
+                    status, body = cached
         except (httpx.HTTPError, TimeoutError) as exc:
             # RFC 9309: an unreachable robots.txt means "disallow everything" for now
             host.robots_error = f"robots.txt unreachable ({type(exc).__name__}); not fetching"
             return
+        self._apply_robots(host, url, status, body)
+
+    def _apply_robots(self, host: _Host, url: str, status: int, body: bytes) -> None:
         if status >= 500:
             host.robots_error = f"robots.txt answered {status}; not fetching"
         elif status == 200:

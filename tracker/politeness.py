@@ -9,6 +9,7 @@ its own if the worker dies. A worker whose host is busy waits without holding on
 of its request slots, so its other hosts go on meanwhile. On PostgreSQL a release
 is announced with NOTIFY and the waiting workers try again at once; on SQLite
 they poll. The spacing counts from when a request really went out (``late``).
+A host's robots.txt is read by one worker and kept for the others (``ROBOTS_TTL``).
 Clocks of the machines are assumed to be in sync (NTP).
 """
 
@@ -26,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from tracker.config import Config
 from tracker.store import HOST_CHANNEL, Store
 
-__all__ = ["MARGIN", "DatabaseGate", "shared_gate_for"]
+__all__ = ["MARGIN", "ROBOTS_TTL", "DatabaseGate", "shared_gate_for"]
 
 # Between the moment a worker marks a request sent and the moment its bytes leave,
 # a busy machine can lose a few milliseconds; the shared delay adds this much.
@@ -35,6 +36,8 @@ MARGIN = 0.02
 # worker that died frees its slots by expiry, which nobody announces).
 POLL = 0.5
 JITTER = 0.005
+# A robots.txt another worker read this recently is not asked for again.
+ROBOTS_TTL = timedelta(hours=1)
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,13 @@ class DatabaseGate:
                     await asyncio.wait_for(freed.wait(), wait)
             finally:
                 self._waiting[origin].discard(freed)
+
+    async def robots(self, origin: str) -> tuple[int, bytes] | None:
+        since = self.now() - ROBOTS_TTL
+        return await asyncio.to_thread(self.store.host_robots, origin, since=since)
+
+    async def save_robots(self, origin: str, status: int, body: bytes) -> None:
+        await asyncio.to_thread(self.store.save_host_robots, origin, status, body, now=self.now())
 
     async def release(self, token: object, *, late: float = 0.0) -> None:
         assert isinstance(token, int)

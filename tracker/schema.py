@@ -294,6 +294,10 @@ class HostTurn(Base):
     origin: Mapped[str] = mapped_column(String(300), primary_key=True)
     next_start: Mapped[datetime] = mapped_column(UTCDateTime)
     last_sent: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the host's robots.txt as a worker last read it, for the others (an hour at most)
+    robots_status: Mapped[int | None] = mapped_column(Integer)
+    robots_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    robots_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class HostSlot(Base):

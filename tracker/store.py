@@ -579,6 +579,30 @@ class Store:
             if not self.is_sqlite:  # delivered when the transaction commits
                 conn.execute(select(func.pg_notify(HOST_CHANNEL, origin)))
 
+    def host_robots(self, origin: str, *, since: datetime) -> tuple[int, bytes] | None:
+        """The robots.txt answer (status, body) a worker saved for ``origin`` after ``since``."""
+        with self._connection() as conn:
+            row = conn.execute(
+                select(HostTurn.robots_status, HostTurn.robots_body).where(
+                    HostTurn.origin == origin,
+                    HostTurn.robots_at >= since,
+                    HostTurn.robots_status.is_not(None),
+                )
+            ).first()
+        if row is None or row[0] is None:
+            return None
+        return int(row[0]), bytes(row[1] or b"")
+
+    def save_host_robots(self, origin: str, status: int, body: bytes, *, now: datetime) -> None:
+        """Keep the robots.txt answer of ``origin`` for the other workers."""
+        values = {"robots_status": status, "robots_body": body, "robots_at": now}
+        with self._connection() as conn:
+            conn.execute(
+                _insert(self.engine.dialect.name, HostTurn)
+                .values(origin=origin, next_start=now, **values)
+                .on_conflict_do_update(index_elements=["origin"], set_=values)
+            )
+
     def listen_url(self) -> str | None:
         """A libpq URL to LISTEN for freed hosts on (None: SQLite, no notifications)."""
         if self.is_sqlite:

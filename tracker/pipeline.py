@@ -458,7 +458,7 @@ def run_once(
         is_amazon=lambda ref: (ref.product_id, ref.url) in amazon,
         backlog=config.schedule.claim_batch,
     )
-    gate = shared_gate_for(config, store)
+    gate = shared_gate_for(config, store, now=now)
     with _Readers(config, pages=expected) as readers:
         asyncio.run(
             _run(config, store, source, summary, now, transport, on_result, stop, gate, readers)

@@ -45,9 +45,17 @@ log = logging.getLogger(__name__)
 class DatabaseGate:
     """A ``tracker.fetch.SharedGate`` kept in the history database."""
 
-    def __init__(self, store: Store, *, now: Callable[[], datetime], owner: str | None = None):
+    def __init__(
+        self,
+        store: Store,
+        *,
+        now: Callable[[], datetime],
+        owner: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.store = store
-        self.now = now
+        self.now = now  # politeness: real seconds
+        self.clock = clock or now  # the run's clock: how old a saved robots.txt is
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self._waiting: dict[str, set[asyncio.Event]] = {}
         self._listener: asyncio.Task[None] | None = None
@@ -95,11 +103,12 @@ class DatabaseGate:
                 self._waiting[origin].discard(freed)
 
     async def robots(self, origin: str) -> tuple[int, bytes] | None:
-        since = self.now() - ROBOTS_TTL
+        since = self.clock() - ROBOTS_TTL
         return await asyncio.to_thread(self.store.host_robots, origin, since=since)
 
     async def save_robots(self, origin: str, status: int, body: bytes) -> None:
-        await asyncio.to_thread(self.store.save_host_robots, origin, status, body, now=self.now())
+        now = self.clock()
+        await asyncio.to_thread(self.store.save_host_robots, origin, status, body, now=now)
 
     async def release(self, token: object, *, late: float = 0.0) -> None:
         assert isinstance(token, int)
@@ -147,14 +156,17 @@ class DatabaseGate:
             await conn.close()
 
 
-def shared_gate_for(config: Config, store: Store) -> DatabaseGate | None:
+def shared_gate_for(
+    config: Config, store: Store, *, now: Callable[[], datetime] | None = None
+) -> DatabaseGate | None:
     """The shared gate when ``[fetch] shared_politeness`` asks for it (by default: with
-    PostgreSQL, where several workers are expected). It keeps time by the real clock,
-    never a run's (possibly simulated) ``now``: hosts see real seconds."""
+    PostgreSQL, where several workers are expected). Politeness keeps time by the real
+    clock, never a run's (possibly simulated) ``now``: hosts see real seconds; the age
+    of a saved robots.txt is counted on the run's clock."""
     wanted = config.fetch.shared_politeness
     if wanted is None:
         wanted = not store.is_sqlite
-    return DatabaseGate(store, now=_wall_clock) if wanted else None
+    return DatabaseGate(store, now=_wall_clock, clock=now) if wanted else None
 
 
 def _wall_clock() -> datetime:

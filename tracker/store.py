@@ -19,7 +19,6 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import (
     Connection,
@@ -45,6 +44,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from tracker.bands import CurrentListing
 from tracker.config import Config
 from tracker.errors import StoreError
+from tracker.fetch import origin_of
 from tracker.models import Availability, Offer, PageStatus
 from tracker.schema import (
     Base,
@@ -329,20 +329,8 @@ class Store:
             del products
             if new_products:
                 conn.execute(insert(ProductRow), new_products)
-            if changed_products:
-                conn.execute(
-                    update(ProductRow)
-                    .where(ProductRow.id == bindparam("b_id"))
-                    .values(name=bindparam("name"), active=True),
-                    changed_products,
-                )
-            if gone_products:
-                conn.execute(
-                    update(ProductRow)
-                    .where(ProductRow.id == bindparam("b_id"))
-                    .values(active=False),
-                    gone_products,
-                )
+            _bulk_update(conn, ProductRow.id, changed_products, name=bindparam("name"), active=True)
+            _bulk_update(conn, ProductRow.id, gone_products, active=False)
 
             columns = (
                 ListingRow.retailer,
@@ -393,25 +381,16 @@ class Store:
             del listings, wanted
             if new_listings:
                 conn.execute(insert(ListingRow), new_listings)
-            if changed_listings:
-                conn.execute(
-                    update(ListingRow)
-                    .where(ListingRow.id == bindparam("b_id"))
-                    .values(
-                        retailer=bindparam("retailer"),
-                        affiliate_url=bindparam("affiliate_url"),
-                        currency=bindparam("currency"),
-                        active=True,
-                    ),
-                    changed_listings,
-                )
-            if gone_listings:
-                conn.execute(
-                    update(ListingRow)
-                    .where(ListingRow.id == bindparam("b_id"))
-                    .values(active=False),
-                    gone_listings,
-                )
+            _bulk_update(
+                conn,
+                ListingRow.id,
+                changed_listings,
+                retailer=bindparam("retailer"),
+                affiliate_url=bindparam("affiliate_url"),
+                currency=bindparam("currency"),
+                active=True,
+            )
+            _bulk_update(conn, ListingRow.id, gone_listings, active=False)
             conn.execute(
                 insert(ListingState).from_select(
                     ["listing_id", "consecutive_failures"],
@@ -436,19 +415,12 @@ class Store:
                     placed = ids.get((product.id, listing.url))
                     if placed is None:
                         continue
-                    parts = urlsplit(listing.url)
-                    host = f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port}"
+                    host = origin_of(listing.url)
                     place = places.get(host, 0)
                     places[host] = place + 1
                     if placed[1] != place:
                         stale.append({"b_id": placed[0], "spread": place})
-            if stale:
-                conn.execute(
-                    update(ListingState)
-                    .where(ListingState.listing_id == bindparam("b_id"))
-                    .values(spread=bindparam("spread")),
-                    stale,
-                )
+            _bulk_update(conn, ListingState.listing_id, stale, spread=bindparam("spread"))
 
     def active_listings(self) -> list[ListingRef]:
         """Every active listing with its validators, in a stable order."""
@@ -1261,6 +1233,13 @@ class _Recorder:
             q.status, q.decided_at = SUPERSEDED, t
         self.state.pending_observation_id = None
         self.pending = None
+
+
+def _bulk_update(conn: Connection, key: Any, rows: list[dict[str, Any]], **values: Any) -> None:
+    """One UPDATE run for every row: the row whose ``key`` is the row's ``b_id`` gets
+    ``values`` (``bindparam(name)`` for a value of the row's own)."""
+    if rows:
+        conn.execute(update(key.class_).where(key == bindparam("b_id")).values(**values), rows)
 
 
 def _settle(s: Session, later: list[Callable[[], None]], current: dict[int, Observation]) -> None:

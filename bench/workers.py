@@ -99,17 +99,7 @@ def main() -> int:
                 'interval = "6h"',
                 "",
             ]
-            for shop in farm.shops:
-                for sku in shop.products:
-                    lines += [
-                        "[[products]]",
-                        f'id = "{sku}"',
-                        f'name = "{sku}"',
-                        "[[products.listings]]",
-                        f'retailer = "{shop.name}"',
-                        f'url = "{shop.url(sku)}"',
-                    ]
-            config.write_text("\n".join(lines) + "\n")
+            config.write_text("\n".join(lines) + "\n" + farm.products_toml())
             env = dict(os.environ, TRACKER_DATABASE_URL=url)
             tracker = [sys.executable, "-m", "tracker", "-q", "--config", str(config)]
             subprocess.run([*tracker, "db", "upgrade"], env=env, check=True, capture_output=True)

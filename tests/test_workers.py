@@ -50,19 +50,8 @@ def write_config(farm: ShopFarm, tmp_path: Path, *, fetch: str, schedule: str) -
         schedule,
         "",
     ]
-    for shop in farm.shops:
-        for sku in shop.products:
-            lines += [
-                "[[products]]",
-                f'id = "{sku}"',
-                f'name = "{sku}"',
-                "[[products.listings]]",
-                f'retailer = "{shop.name}"',
-                f'url = "{shop.url(sku)}"',
-                "",
-            ]
     path = tmp_path / "config.toml"
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines) + farm.products_toml())
     return path
 
 

@@ -231,6 +231,23 @@ class ShopFarm:
     def __repr__(self) -> str:
         return f"ShopFarm({', '.join(repr(s) for s in self._shops.values())})"
 
+    def products_toml(self) -> str:
+        """``[[products]]`` tables for config.toml: every product of every shop, one
+        listing each, the product id being the shop's SKU."""
+        lines = []
+        for shop in self._shops.values():
+            for sku in shop.products:
+                lines += [
+                    "[[products]]",
+                    f'id = "{sku}"',
+                    f'name = "{sku}"',
+                    "[[products.listings]]",
+                    f'retailer = "{shop.name}"',
+                    f'url = "{shop.url(sku)}"',
+                    "",
+                ]
+        return "\n".join(lines)
+
     def clear_faults(self) -> None:
         for shop in self._shops.values():
             shop.clear_faults()

@@ -422,32 +422,12 @@ class Bench:
         bound = per_host_pages * delay
         base = self.work / "runs" / f"polite{n}"
         for rep in range(self.args.repeat):
-            if "tracker" in self.args.tools:
-                row = self.tracker(
-                    farm, n, "polite", base / "tracker", fresh=True, per_host=1, delay=delay
-                )
-                self.record(
-                    row
-                    | {
-                        "rep": rep,
-                        "delay": delay,
-                        "bound_s": bound,
-                        "vs_bound": row["wall_s"] / bound,
-                    }
-                )
-            if "scrapy" in self.args.tools:
-                row = self.scrapy(
-                    farm, n, "polite", base / "scrapy", fresh=True, per_host=1, delay=delay
-                )
-                self.record(
-                    row
-                    | {
-                        "rep": rep,
-                        "delay": delay,
-                        "bound_s": bound,
-                        "vs_bound": row["wall_s"] / bound,
-                    }
-                )
+            for name in ("tracker", "scrapy"):
+                if name in self.args.tools:
+                    run = getattr(self, name)
+                    row = run(farm, n, "polite", base / name, fresh=True, per_host=1, delay=delay)
+                    extra = {"rep": rep, "delay": delay, "bound_s": bound}
+                    self.record(row | extra | {"vs_bound": row["wall_s"] / bound})
         print(
             f"  politeness bound: {per_host_pages} pages/host x {delay}s = {bound:.1f}s", flush=True
         )

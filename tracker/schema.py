@@ -292,8 +292,7 @@ class HostTurn(Base):
     __tablename__ = "hosts"
 
     origin: Mapped[str] = mapped_column(String(300), primary_key=True)
-    next_start: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_sent: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sent: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last request out
     # the host's robots.txt as a worker last read it, for the others (an hour at most)
     robots_status: Mapped[int | None] = mapped_column(Integer)
     robots_body: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -309,5 +308,4 @@ class HostSlot(Base):
     origin: Mapped[str] = mapped_column(String(300), index=True)
     owner: Mapped[str] = mapped_column(String(200))
     until: Mapped[datetime] = mapped_column(UTCDateTime)
-    start: Mapped[datetime] = mapped_column(UTCDateTime)  # the reserved turn
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it really went out
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was marked sent

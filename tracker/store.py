@@ -599,7 +599,7 @@ class Store:
             if row is None:  # the host's first request ever
                 conn.execute(
                     _insert(self.engine.dialect.name, HostTurn)
-                    .values(origin=origin, next_start=now)
+                    .values(origin=origin)
                     .on_conflict_do_nothing(index_elements=["origin"])
                 )
                 row = conn.execute(lock).one()
@@ -616,14 +616,10 @@ class Store:
             conn.execute(delete(HostSlot).where(HostSlot.origin == origin, HostSlot.until < now))
             slot_id = conn.execute(
                 insert(HostSlot)
-                .values(origin=origin, owner=owner, until=now + hold, start=now, sent_at=now)
+                .values(origin=origin, owner=owner, until=now + hold, sent_at=now)
                 .returning(HostSlot.id)
             ).scalar_one()
-            conn.execute(
-                update(HostTurn)
-                .where(HostTurn.origin == origin)
-                .values(last_sent=now, next_start=now + delay)
-            )
+            conn.execute(update(HostTurn).where(HostTurn.origin == origin).values(last_sent=now))
             return int(slot_id)
 
     def release_host(self, slot_id: int, *, late: timedelta = timedelta(0)) -> None:
@@ -639,7 +635,7 @@ class Store:
             if row is None:
                 return
             origin, sent_at = row
-            if sent_at is not None and late > timedelta(0):
+            if late > timedelta(0):
                 conn.execute(
                     update(HostTurn)
                     .where(
@@ -671,7 +667,7 @@ class Store:
         with self._connection() as conn:
             conn.execute(
                 _insert(self.engine.dialect.name, HostTurn)
-                .values(origin=origin, next_start=now, **values)
+                .values(origin=origin, **values)
                 .on_conflict_do_update(index_elements=["origin"], set_=values)
             )
 

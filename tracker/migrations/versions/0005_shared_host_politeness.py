@@ -28,8 +28,6 @@ def upgrade() -> None:
         sa.Column("origin", sa.String(length=300), nullable=False),
         sa.Column("owner", sa.String(length=200), nullable=False),
         sa.Column("until", tracker.schema.UTCDateTime(), nullable=False),
-        sa.Column("start", tracker.schema.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", tracker.schema.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_host_slots")),
     )
     with op.batch_alter_table("host_slots", schema=None) as batch_op:
@@ -39,7 +37,6 @@ def upgrade() -> None:
         "hosts",
         sa.Column("origin", sa.String(length=300), nullable=False),
         sa.Column("next_start", tracker.schema.UTCDateTime(), nullable=False),
-        sa.Column("last_sent", tracker.schema.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("origin", name=op.f("pk_hosts")),
     )
     # ### end Alembic commands ###

@@ -277,9 +277,10 @@ class _Readers:
             try:
                 return await asyncio.wrap_future(pool.submit(extract, fetched.body, **args))
             except BrokenProcessPool as exc:
-                if self.processes > 0:
+                if self.pool is pool:  # the first reader to notice retires the pool
                     log.warning("page readers stopped (%s); reading in this process", exc)
-                    self.processes = 0
+                    self.processes, self.pool = 0, None
+                    pool.shutdown(wait=False, cancel_futures=True)
         self.local += 1
         try:
             return await asyncio.to_thread(functools.partial(extract, fetched.body, **args))

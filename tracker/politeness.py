@@ -120,16 +120,17 @@ class DatabaseGate:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
-            self._listening = None
+        self._listening = None
 
     async def _notified(self) -> bool:
         """Start listening for released hosts (once); whether notifications will come."""
-        url = self.store.listen_url()
-        if url is None:
-            return False
         if self._listening is None:
             self._listening = asyncio.get_running_loop().create_future()
-            self._listener = asyncio.create_task(self._listen(url, self._listening))
+            url = self.store.listen_url()
+            if url is None:  # SQLite: nothing to listen to
+                self._listening.set_result(False)
+            else:
+                self._listener = asyncio.create_task(self._listen(url, self._listening))
         return await asyncio.shield(self._listening)
 
     async def _listen(self, url: str, ready: asyncio.Future[bool]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from typing import Any
 import httpx
 
 from tracker.config import EmailSettings
-from tracker.errors import TrackerError
+from tracker.errors import TrackerError, redact
 
 __all__ = ["DeliveryError", "post_webhook", "redact", "send_email"]
 
@@ -64,11 +63,6 @@ def send_email(
             f"cannot send the report by email via {settings.host}:{settings.port}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
-
-
-def redact(url: str) -> str:
-    """The URL with any password in it replaced by ``***``."""
-    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
 def post_webhook(url: str, payload: Any, *, timeout: float = 30.0) -> int:

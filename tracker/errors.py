@@ -17,6 +17,8 @@ Messages say what is wrong, where, and what to do about it.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "BodyTooLarge",
     "ConfigError",
@@ -25,7 +27,13 @@ __all__ = [
     "RenderError",
     "StoreError",
     "TrackerError",
+    "redact",
 ]
+
+
+def redact(url: str) -> str:
+    """The URL with any password in it replaced by ``***``: what messages and logs show."""
+    return re.sub(r"((?:^|//)[^/@:\s]*:)[^/@\s]*@", r"\1***@", url)
 
 
 class TrackerError(Exception):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -43,7 +42,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from tracker.bands import CurrentListing
 from tracker.config import Config
-from tracker.errors import StoreError
+from tracker.errors import StoreError, redact
 from tracker.fetch import origin_of
 from tracker.models import Availability, Offer, PageStatus
 from tracker.schema import (
@@ -225,9 +224,8 @@ class Store:
             parsed = make_url(url)
             parsed.port  # noqa: B018  (a bad port raises here, not later)
         except (ArgumentError, ValueError):
-            shown = re.sub(r":[^:/@\s]*@", ":***@", url)  # never echo a password
             raise StoreError(
-                f"invalid database URL {shown!r}: use e.g. sqlite:///db/tracker.sqlite3 or "
+                f"invalid database URL {redact(url)!r}: use e.g. sqlite:///db/tracker.sqlite3 or "
                 "postgresql+psycopg://user@host/tracker"
             ) from None
         self.url = parsed

@@ -68,6 +68,12 @@ class CurrentListing:
     def amazon(self) -> bool:
         return self.marketplace is not None
 
+    @property
+    def affiliate_link(self) -> str | None:
+        """The paid link, if any: Amazon's detailPageURL (it carries the partner tag),
+        else the configured affiliate URL."""
+        return self.buy_url or self.affiliate_url
+
 
 @dataclass(frozen=True, slots=True)
 class ListingView:
@@ -77,7 +83,7 @@ class ListingView:
 
     @property
     def buy_url(self) -> str:
-        return self.listing.buy_url or self.listing.affiliate_url or self.listing.url
+        return self.listing.affiliate_link or self.listing.url
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,8 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _affiliate(listing: CurrentListing) -> str | None:
-    """The link readers get: Amazon's detailPageURL (it carries the partner tag), else
-    the configured affiliate URL."""
-    link = listing.buy_url or listing.affiliate_url
+    """The paid link readers get (``CurrentListing.affiliate_link``), made safe."""
+    link = listing.affiliate_link
     return safe_url(link) if link else None
 
 

@@ -1,4 +1,4 @@
-# ruff: noqa: B904,E501,RUF059
+# ruff: noqa: B904,E501
 """A loopback shop farm for the performance benchmark: pre-rendered pages served by nginx.
 
 The pages are the simulated shops' own markup (``tracker.shops``: six platform
@@ -24,7 +24,7 @@ import signal
 import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,9 +64,7 @@ class Listing:
     index: int
     host: int
     style: str
-    sku: str
     url: str
-    rel: str  # file path under the host's root
     big: bool
 
 
@@ -89,8 +87,8 @@ def _product(i: int, rng: random.Random, bump: int = 0, currency: str = "USD") -
     )
 
 
-def _render_one(args: tuple[int, int, int, bool, str, int]) -> tuple[str, int]:
-    i, host, hosts, big, root, bump = args
+def _render_one(args: tuple[int, int, bool, str, int]) -> tuple[str, int]:
+    i, host, big, root, bump = args
     style = _style_of(host)
     locale, currency = LOCALES.get(style, ("en", "USD"))
     rng = random.Random(i)
@@ -141,7 +139,7 @@ class Farm:
 
     def build(self, workers: int = 2) -> None:
         manifest = self.root / "manifest.json"
-        key = {"n": self.n, "hosts": self.hosts, "big": self.big_fraction, "v": 3}
+        key = {"n": self.n, "hosts": self.hosts, "big": self.big_fraction, "v": 4}
         if manifest.exists():
             data = json.loads(manifest.read_text())
             if data["key"] == key:
@@ -158,20 +156,17 @@ class Farm:
         jobs = []
         for i in range(self.n):
             host = i % self.hosts
-            jobs.append((i, host, self.hosts, self._is_big(i, host), str(self.www), 0))
+            jobs.append((i, host, self._is_big(i, host), str(self.www), 0))
         with ProcessPoolExecutor(workers) as pool:
             results = list(pool.map(_render_one, jobs, chunksize=64))
         self.listings = []
-        for (i, host, _, big, _, _), (path, size) in zip(jobs, results, strict=True):
-            rel = path.lstrip("/") + ("index.html" if path.endswith("/") else "")
+        for (i, host, big, _, _), (path, size) in zip(jobs, results, strict=True):
             url = f"http://{host_ip(host)}:{PORT}{path}"
-            self.listings.append(
-                Listing(i, host, _style_of(host).value, f"p{i:06d}", url, rel, big)
-            )
+            self.listings.append(Listing(i, host, _style_of(host).value, url, big))
             self.bytes += size
         manifest.write_text(
             json.dumps(
-                {"key": key, "bytes": self.bytes, "listings": [_asdict(ls) for ls in self.listings]}
+                {"key": key, "bytes": self.bytes, "listings": [asdict(ls) for ls in self.listings]}
             )
         )
 
@@ -189,7 +184,7 @@ class Farm:
             ls = self.listings[i]
             bump = self._bumps.get(i, 0) + 1
             self._bumps[i] = bump
-            jobs.append((i, ls.host, self.hosts, ls.big, str(self.www), bump))
+            jobs.append((i, ls.host, ls.big, str(self.www), bump))
         for job in jobs:
             _render_one(job)
         bumps_file.write_text(json.dumps(self._bumps))
@@ -271,7 +266,3 @@ http {{
                 self._nginx.kill()
                 self._nginx.wait()
         self._nginx = None
-
-
-def _asdict(ls: Listing) -> dict[str, object]:
-    return {name: getattr(ls, name) for name in Listing.__slots__}

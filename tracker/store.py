@@ -336,10 +336,17 @@ class Store:
                 ListingRow.currency,
                 ListingRow.active,
             )
+            # (product, url) -> (id, the configurable columns, spread)
             listings = {
-                (pid, url): (lid, tuple(rest))
+                (pid, url): (lid, tuple(rest[:-1]), rest[-1])
                 for lid, pid, url, *rest in conn.execute(
-                    select(ListingRow.id, ListingRow.product_id, ListingRow.url, *columns)
+                    select(
+                        ListingRow.id,
+                        ListingRow.product_id,
+                        ListingRow.url,
+                        *columns,
+                        ListingState.spread,
+                    ).outerjoin(ListingState, ListingState.listing_id == ListingRow.id)
                 )
             }
             new_listings, changed_listings = [], []
@@ -373,12 +380,18 @@ class Store:
                         )
             gone_listings = [
                 {"b_id": lid}
-                for key, (lid, rest) in listings.items()
+                for key, (lid, rest, _) in listings.items()
                 if rest[-1] and key not in wanted
             ]
-            del listings, wanted
+            del wanted
             if new_listings:
-                conn.execute(insert(ListingRow), new_listings)
+                for lid, pid, url in conn.execute(
+                    insert(ListingRow).returning(
+                        ListingRow.id, ListingRow.product_id, ListingRow.url
+                    ),
+                    new_listings,
+                ):
+                    listings[pid, url] = (lid, (), 0)  # its state starts at spread 0
             _bulk_update(
                 conn,
                 ListingRow.id,
@@ -398,25 +411,15 @@ class Store:
                 )
             )
             # each listing's place among its host's listings, in config order
-            ids = {
-                (pid, url): (lid, spread)
-                for lid, pid, url, spread in conn.execute(
-                    select(
-                        ListingRow.id, ListingRow.product_id, ListingRow.url, ListingState.spread
-                    ).join(ListingState, ListingState.listing_id == ListingRow.id)
-                )
-            }
             places: dict[str, int] = {}  # per origin: scheme, host and port
             stale = []
             for product in config.products:
                 for listing in product.listings:
-                    placed = ids.get((product.id, listing.url))
-                    if placed is None:
-                        continue
+                    placed = listings[product.id, listing.url]
                     host = origin_of(listing.url)
                     place = places.get(host, 0)
                     places[host] = place + 1
-                    if placed[1] != place:
+                    if placed[2] != place:
                         stale.append({"b_id": placed[0], "spread": place})
             _bulk_update(conn, ListingState.listing_id, stale, spread=bindparam("spread"))
 

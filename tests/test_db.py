@@ -82,3 +82,25 @@ def test_db_copy_command(demo_history: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "observations:" in done.stdout
     assert dump(target) == dump(f"sqlite:///{demo_history}")
+
+
+def test_a_database_behind_the_newest_migration_is_upgraded_on_open(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    from tracker.store import head_revision
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", "tracker:migrations")
+    # opening skips Alembic when the database is current, so both must agree on the head
+    assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head()
+    with open_store(url) as store, store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "-1")
+    with open_store(url) as store, store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == (
+            head_revision()
+        )
+        assert "last_sent" in {c["name"] for c in sa.inspect(conn).get_columns("hosts")}

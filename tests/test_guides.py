@@ -151,26 +151,47 @@ def test_band_change_rerenders_and_change_inside_band_does_not(guide: Guide) -> 
     guide.see("l50", "TOPPING", "249.00")
     guide.see("magni", "Schiit", "109.00")
     guide.render()
-    html = guide.dir / "out" / "amps.html"
-    before = html.stat().st_mtime_ns, html.read_bytes()
+    html, md = guide.dir / "out" / "amps.html", guide.dir / "out" / "amps.md"
+    article = guide.dir / "article.md"
+    bands_only = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (md, article)}
     guide.clock.advance(hours=2)
     guide.see("l50", "TOPPING", "259.00")  # still $$
-    assert guide.render() == []
-    assert (html.stat().st_mtime_ns, html.read_bytes()) == before
+    # the HTML's schema.org data shows the exact price, so it follows the price ...
+    assert guide.render() == [html]
+    assert '"259.00"' in guide.html() and '"249.00"' not in guide.html()
+    # ... while the files that show only bands keep their bytes and their mtime
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (md, article)} == bands_only
     guide.clock.advance(hours=2)
     guide.see("l50", "TOPPING", "429.00")  # $$$
-    assert html in guide.render()
+    assert {html, md, article} <= set(guide.render())
     assert "| TOPPING L50 | $$$ |" in guide.md()
+
+
+def test_a_guide_showing_only_bands_is_not_rewritten_for_a_price_inside_its_band(
+    tmp_path: Path, store: Store, clock: FrozenClock
+) -> None:
+    config = CONFIG.replace('output = ["out/amps.html", "out/amps.md"]', 'output = "out/amps.md"')
+    guide = Guide(tmp_path, store, clock)
+    guide.config = parse_config(config, path=tmp_path / "config.toml")
+    guide.see("l50", "TOPPING", "249.00")
+    guide.see("magni", "Schiit", "109.00")
+    assert guide.render() == [tmp_path / "out" / "amps.md", tmp_path / "article.md"]
+    clock.advance(hours=2)
+    guide.see("l50", "TOPPING", "259.00")  # still $$
+    assert guide.render() == []
+    guide.see("l50", "TOPPING", "429.00")  # $$$
+    assert guide.render() == [tmp_path / "out" / "amps.md", tmp_path / "article.md"]
 
 
 def test_hysteresis_holds_at_a_boundary(guide: Guide) -> None:
     guide.see("magni", "Schiit", "145.00")
     guide.see("l50", "TOPPING", "249.00")
     guide.render()
+    md = guide.dir / "out" / "amps.md"  # shows bands only (the HTML also has exact prices)
     for price in ("151.00", "149.00", "152.00", "148.50", "153.00"):  # hovering around 150
         guide.clock.advance(hours=1)
         guide.see("magni", "Schiit", price)
-        assert guide.render() == [], price
+        assert md not in guide.render(), price
         assert "| Schiit Magni Unity | $ |" in guide.md()
     guide.clock.advance(hours=1)
     guide.see("magni", "Schiit", "155.00")  # clearly past 150 + 3%
@@ -178,7 +199,8 @@ def test_hysteresis_holds_at_a_boundary(guide: Guide) -> None:
     assert "| Schiit Magni Unity | $$ |" in guide.md()
     guide.clock.advance(hours=1)
     guide.see("magni", "Schiit", "147.00")  # back under 150, but not under 145.50
-    assert guide.render() == []
+    assert md not in guide.render()
+    assert "| Schiit Magni Unity | $$ |" in guide.md()
 
 
 @given(

@@ -108,7 +108,8 @@ def run(obj: _Ctx, as_json: bool, due: bool) -> None:
     keep overlapping runs from checking a listing twice. Exit code 0 when every
     listing was checked, 1 when some failed.
     """
-    from tracker.pipeline import run_due, run_once, utc_now
+    from tracker.models import utc_now
+    from tracker.pipeline import run_due, run_once
     from tracker.progress import RunProgress
     from tracker.publish import publish
     from tracker.store import open_store
@@ -147,7 +148,7 @@ def render(obj: _Ctx, check: bool, force: bool, guides: tuple[str, ...]) -> None
     their bytes and modification time. With --check, exit 1 when an output is
     out of date and 0 when all are current.
     """
-    from tracker.pipeline import utc_now
+    from tracker.models import utc_now
     from tracker.render import render_guides
     from tracker.store import open_store
 
@@ -189,7 +190,7 @@ def export(obj: _Ctx, output: Path | None, schema_to: Path | None) -> None:
     The file is rewritten only when its content (all but generated_at) changed.
     """
     from tracker.feed import schema_text, write_feed
-    from tracker.pipeline import utc_now
+    from tracker.models import utc_now
     from tracker.render import atomic_write
     from tracker.store import open_store
 
@@ -226,7 +227,7 @@ def status(obj: _Ctx, as_json: bool) -> None:
     Exit code 1 when the last finished run is older than [schedule] alert_after
     (for monitoring), 0 otherwise.
     """
-    from tracker.pipeline import utc_now
+    from tracker.models import utc_now
     from tracker.serve import status_of
     from tracker.store import open_store
 
@@ -312,7 +313,7 @@ def check(obj: _Ctx, inputs: tuple[str, ...], as_json: bool) -> None:
 @_errors
 def history(obj: _Ctx, product_id: str, chart: bool) -> None:
     """Show a product's price history, one row per distinct state per listing."""
-    from tracker.pipeline import utc_now
+    from tracker.models import utc_now
     from tracker.progress import history_chart, history_table
     from tracker.store import open_store
 
@@ -405,7 +406,7 @@ def reject(obj: _Ctx, change_id: int) -> None:
 
 
 def _decide(config: Config, change_id: int, *, approve: bool) -> None:
-    from tracker.pipeline import utc_now
+    from tracker.models import utc_now
     from tracker.publish import publish
     from tracker.store import open_store
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -274,7 +275,7 @@ class Config:
 
     def product(self, product_id: str) -> Product:
         """The product with this id (KeyError if none); a dict lookup, built once."""
-        return _product_index(self.products)[product_id]
+        return _index(self.products).by_id[product_id]
 
     @property
     def base_dir(self) -> Path:
@@ -298,23 +299,33 @@ class Config:
             for listing in product.listings:
                 yield product, listing
 
-    def amazon_listings(self) -> dict[tuple[str, str], Listing]:
-        """The listings priced through the Creators API, by (product id, URL)."""
-        return {(p.id, x.url): x for p, x in self.iter_listings() if x.is_amazon}
+    def amazon_listings(self) -> Mapping[tuple[str, str], Listing]:
+        """The listings priced through the Creators API, by (product id, URL); built once."""
+        return _index(self.products).amazon
 
 
-_INDEXES: dict[int, tuple[tuple[Product, ...], dict[str, Product]]] = {}
+@dataclass(frozen=True, slots=True)
+class _Index:
+    products: tuple[Product, ...]
+    by_id: dict[str, Product]
+    amazon: Mapping[tuple[str, str], Listing]
 
 
-def _product_index(products: tuple[Product, ...]) -> dict[str, Product]:
-    """Products by id, built once per configuration (keyed by identity, not by hash:
-    hashing every product would cost as much as the scan it replaces)."""
+_INDEXES: dict[int, _Index] = {}
+
+
+def _index(products: tuple[Product, ...]) -> _Index:
+    """Lookups over the products, built once per configuration (keyed by identity, not
+    by hash: hashing every product would cost as much as the scan it replaces)."""
     cached = _INDEXES.get(id(products))
-    if cached is None or cached[0] is not products:
+    if cached is None or cached.products is not products:
         if len(_INDEXES) > 16:
             _INDEXES.clear()
-        cached = _INDEXES[id(products)] = (products, {p.id: p for p in products})
-    return cached[1]
+        amazon = {(p.id, x.url): x for p in products for x in p.listings if x.is_amazon}
+        cached = _INDEXES[id(products)] = _Index(
+            products, {p.id: p for p in products}, MappingProxyType(amazon)
+        )
+    return cached
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -732,7 +743,7 @@ def _duration(t: _Table, name: str, default: timedelta) -> timedelta:
 
 
 def _guide(t: _Table, base: Path, timezone: str, all_products: tuple[Product, ...]) -> Guide:
-    known = {p.id for p in all_products}
+    known = _index(all_products).by_id
     gid = str(t.text("id", required=True))
     if not _ID_RE.match(gid):
         raise t.error("id", f"must be lower-case letters, digits, '.', '_' or '-' (got {gid!r})")
@@ -772,12 +783,10 @@ def _guide(t: _Table, base: Path, timezone: str, all_products: tuple[Product, ..
             ages[key.lower()] = age
     age_t.done()
     # Amazon prices may be shown for 24 hours at most: that is their retailer's default
-    in_guide = set(products)
     amazon_retailers = {
         x.retailer.lower(): x.retailer
-        for p in all_products
-        if p.id in in_guide
-        for x in p.listings
+        for pid in dict.fromkeys(products)
+        for x in known[pid].listings
         if x.is_amazon
     }
     for retailer, name in amazon_retailers.items():

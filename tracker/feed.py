@@ -17,7 +17,7 @@ from tracker.bands import CurrentListing, ProductView
 from tracker.config import Config
 from tracker.errors import RenderError
 from tracker.money import format_amount
-from tracker.render import GuideView, atomic_write, build_view, safe_url, shown_bands
+from tracker.render import GuideView, atomic_write, guide_views, safe_url
 from tracker.store import Store
 
 __all__ = ["FEED_VERSION", "build_feed", "schema_text", "write_feed"]
@@ -87,12 +87,8 @@ def _guide(view: GuideView) -> dict[str, Any]:
 
 def build_feed(config: Config, store: Store, *, now: datetime) -> dict[str, Any]:
     """The feed's content at ``now``."""
-    shown = []
-    for guide in config.guides:
-        # hysteresis: bands move from the ones the guide last showed
-        state = store.guide_state(guide.id)
-        previous = shown_bands(state.bands if state else None)
-        shown.append(_guide(build_view(config, guide, store, now=now, previous_bands=previous)))
+    # hysteresis: bands move from the ones each guide last showed
+    shown = [_guide(view) for view, _ in guide_views(config, store, config.guides, now=now)]
     return {"version": FEED_VERSION, "generated_at": _time(now), "guides": shown}
 
 

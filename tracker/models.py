@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 __all__ = [
     "IN_STOCK_LIKE",
     "Availability",
+    "Clock",
     "Offer",
     "PageStatus",
     "SiteRules",
+    "utc_now",
 ]
+
+Clock = Callable[[], datetime]
+"""What code takes instead of reading the time itself, so that history is testable."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Availability(StrEnum):

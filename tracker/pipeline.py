@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -46,7 +46,7 @@ from tracker.detect import quarantine_policy
 from tracker.errors import ConfigError
 from tracker.extract import extract
 from tracker.fetch import Fetcher, FetchResult, SharedGate, origin_of
-from tracker.models import Offer, PageStatus
+from tracker.models import Clock, Offer, PageStatus, utc_now
 from tracker.money import format_amount
 from tracker.politeness import shared_gate_for
 from tracker.schedule import ADAPTIVE_WINDOW, scheduler_for
@@ -68,7 +68,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 ResultHook = Callable[[ListingRef, CheckResult, str], None]
 FLUSH_EVERY = 50
 AMAZON_NOT_CONFIGURED = (
@@ -77,10 +76,6 @@ AMAZON_NOT_CONFIGURED = (
     "and put the credential secret in the environment variable $TRACKER_AMAZON_SECRET "
     '(or the one credential_secret_env names); see README, "Amazon listings"'
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def run_due(

@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -32,17 +32,20 @@ import jinja2
 from markupsafe import Markup, escape
 
 from tracker.amazon import amazon_disclaimer
-from tracker.bands import AVAILABLE, UNAVAILABLE, ProductView, product_view
+from tracker.bands import AVAILABLE, UNAVAILABLE, CurrentListing, ProductView, product_view
 from tracker.config import Config, Guide
 from tracker.errors import RenderError
 from tracker.money import format_amount
-from tracker.store import Store
+from tracker.schema import GuideState
+from tracker.store import RenderedGuide, Store
 
 __all__ = [
     "GuideView",
     "RenderResult",
     "atomic_write",
+    "atomic_write_many",
     "build_view",
+    "guide_views",
     "render_guides",
     "update_markers",
 ]
@@ -50,6 +53,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 WRITTEN, UNCHANGED, OUTDATED = "written", "unchanged", "outdated"
+# a template that uses one of these shows exact prices, not only bands
+_EXACT_PRICES = re.compile(r"\b(product_jsonld|low_price|high_price|offer_count)\b|\.price\b")
+CHUNK = 250  # guides read, and their states saved, per database round trip
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,13 @@ class GuideView:
         return amazon_disclaimer(markets) if markets else None
 
     def fingerprint(self, template_sources: Iterable[str] = ()) -> str:
-        """A hash of everything a reader sees except the as-of time."""
+        """A hash of everything a reader sees except the as-of time.
+
+        Exact prices count only when a template shows them (the built-in HTML
+        template does, in its schema.org data): a guide that shows bands alone is
+        not rewritten when a price moves inside its band.
+        """
+        sources = list(template_sources)
         data: list[object] = [
             self.guide.title,
             self.guide.disclaimer,
@@ -79,8 +91,10 @@ class GuideView:
         ]
         if self.amazon_marketplaces:  # the Amazon disclaimer appears, goes or changes
             data.append(list(self.amazon_marketplaces))
+        if any(_EXACT_PRICES.search(source) for source in sources):
+            data.append([(p.low_price, p.high_price, p.offer_count) for p in self.products])
         digest = hashlib.sha256(json.dumps(data, default=str).encode())
-        for source in template_sources:
+        for source in sources:
             digest.update(source.encode())
         return digest.hexdigest()
 
@@ -117,31 +131,58 @@ def build_view(
 ) -> GuideView:
     """What ``guide`` shows at ``now``."""
     listings = store.current_listings(guide.products)
+    return _view(config, guide, listings, now=now, previous_bands=previous_bands)
+
+
+def guide_views(
+    config: Config,
+    store: Store,
+    guides: Sequence[Guide],
+    *,
+    now: datetime,
+    chunk: int = CHUNK,
+) -> Iterator[tuple[GuideView, GuideState | None]]:
+    """What each guide shows at ``now``, with what it last showed (its state).
+
+    The guides are read ``chunk`` at a time: one query for their states and one for
+    their listings, whatever the number of guides in the chunk.
+    """
+    for start in range(0, len(guides), chunk):
+        part = guides[start : start + chunk]
+        states = store.guide_states([g.id for g in part])
+        listings = store.current_listings({pid: None for g in part for pid in g.products})
+        for guide in part:
+            state = states.get(guide.id)
+            previous = shown_bands(state.bands if state else None)
+            yield _view(config, guide, listings, now=now, previous_bands=previous), state
+
+
+def _view(
+    config: Config,
+    guide: Guide,
+    listings: Mapping[str, list[CurrentListing]],
+    *,
+    now: datetime,
+    previous_bands: Mapping[str, int] | None,
+) -> GuideView:
     amazon = config.amazon_listings()
-    if amazon:
-        listings = {
-            pid: [
+    previous = previous_bands or {}
+    views = []
+    for pid in guide.products:
+        rows = listings.get(pid, [])
+        if amazon:
+            rows = [
                 replace(x, marketplace=amazon[pid, x.url].marketplace)
                 if (pid, x.url) in amazon
                 else x
                 for x in rows
             ]
-            for pid, rows in listings.items()
-        }
-    previous = previous_bands or {}
-    views = tuple(
-        product_view(
-            guide,
-            config.product(pid),
-            listings.get(pid, []),
-            now=now,
-            previous_band=previous.get(pid),
+        views.append(
+            product_view(guide, config.product(pid), rows, now=now, previous_band=previous.get(pid))
         )
-        for pid in guide.products
-    )
     times = [v.checked_at for v in views if v.checked_at is not None]
     return GuideView(
-        guide=guide, products=views, as_of=min(times) if times else None, generated_at=now
+        guide=guide, products=tuple(views), as_of=min(times) if times else None, generated_at=now
     )
 
 
@@ -157,33 +198,53 @@ def render_guides(
     """Re-render the guides whose displayed values changed (all with ``force``).
 
     With ``check``, nothing is written: outputs that would change are reported
-    ``outdated``.
+    ``outdated``. What each guide showed is saved a chunk of guides at a time,
+    right after that chunk's files are written.
     """
     wanted = set(only) if only is not None else None
+    guides = [g for g in config.guides if wanted is None or g.id in wanted]
     env = template_env(config)
+    sources: dict[str, tuple[jinja2.Template, str]] = {}
     result = RenderResult()
-    for guide in config.guides:
-        if wanted is not None and guide.id not in wanted:
-            continue
-        result.files[guide.id] = _render_guide(config, guide, store, env, now, force, check)
+    saved: list[RenderedGuide] = []
+    pending: list[tuple[Path, bytes]] = []  # files to write, with the states in `saved`
+
+    def flush() -> None:
+        atomic_write_many(pending)  # the files first: a state never claims an unwritten file
+        for path, _ in pending:
+            log.info("wrote %s", path)
+        store.save_renders(saved, now=now)
+        saved.clear()
+        pending.clear()
+
+    for view, state in guide_views(config, store, guides, now=now):
+        for out in view.guide.outputs:
+            if out.template not in sources:
+                template = _template(env, out.template)
+                sources[out.template] = (template, _source(env, template))
+        files, rendered = _render_guide(view, state, sources, now, force, check, pending)
+        result.files[view.guide.id] = files
+        if rendered is not None:
+            saved.append(rendered)
+        if len(saved) >= CHUNK:
+            flush()
+    flush()
     return result
 
 
 def _render_guide(
-    config: Config,
-    guide: Guide,
-    store: Store,
-    env: jinja2.Environment,
+    view: GuideView,
+    state: GuideState | None,
+    templates: Mapping[str, tuple[jinja2.Template, str]],
     now: datetime,
     force: bool,
     check: bool,
-) -> list[tuple[Path, str]]:
-    state = store.guide_state(guide.id)
+    pending: list[tuple[Path, bytes]],
+) -> tuple[list[tuple[Path, str]], RenderedGuide | None]:
+    guide = view.guide
     shown = _shown(state.bands if state else None)
-    previous = shown_bands(state.bands if state else None)
-    view = build_view(config, guide, store, now=now, previous_bands=previous)
-    templates = [_template(env, out.template) for out in guide.outputs]
-    fingerprint = view.fingerprint(_source(env, t) for t in templates)
+    used = [templates[out.template] for out in guide.outputs]
+    fingerprint = view.fingerprint(source for _, source in used)
     due = (
         force
         or state is None
@@ -193,42 +254,40 @@ def _render_guide(
         or any(not out.path.exists() for out in guide.outputs)
     )
     if not due:  # nothing a reader sees has changed: leave every file as it is
-        return [(out.path, UNCHANGED) for out in guide.outputs] + [
-            (path, UNCHANGED) for path in guide.inplace
-        ]
-    files: list[tuple[Path, str]] = []
-    for out, template in zip(guide.outputs, templates, strict=True):
+        files = [(out.path, UNCHANGED) for out in guide.outputs]
+        return files + [(path, UNCHANGED) for path in guide.inplace], None
+    files = []
+    for out, (template, _) in zip(guide.outputs, used, strict=True):
         text = _render(template, view, fmt=_format_of(out.path))
-        files.append((out.path, _write(out.path, text, check=check)))
+        files.append((out.path, _write(out.path, text, check=check, pending=pending)))
     for path in guide.inplace:
         try:
             original = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise RenderError(f"guide {guide.id}: cannot read {path}: {exc.strerror}") from exc
         text = update_markers(original, view, fmt=_format_of(path), source=str(path))
-        files.append((path, _write(path, text, check=check)))
-    if not check:
-        now_shown = {p.product.id: _display(p) for p in view.products}
-        for pid, d in now_shown.items():
-            # a product with no current price keeps its last band for hysteresis
-            if d["band_index"] is None and pid in shown:
-                d["band_index"] = shown[pid].get("band_index")
-        store.save_guide_state(
-            guide.id,
-            fingerprint=fingerprint,
-            bands=json.dumps(now_shown),
-            as_of=view.as_of,
-            now=now,
-        )
-        written = [str(path) for path, what in files if what == WRITTEN]
-        if written:
-            changes = [
-                {"product": pid, "before": shown.get(pid), "after": d}
-                for pid, d in now_shown.items()
-                if _visible(shown.get(pid)) != _visible(d)
-            ]
-            store.log_render(guide.id, now=now, changes=changes, files=written)
-    return files
+        files.append((path, _write(path, text, check=check, pending=pending)))
+    if check:
+        return files, None
+    now_shown = {p.product.id: _display(p) for p in view.products}
+    for pid, d in now_shown.items():
+        # a product with no current price keeps its last band for hysteresis
+        if d["band_index"] is None and pid in shown:
+            d["band_index"] = shown[pid].get("band_index")
+    written = [str(path) for path, what in files if what == WRITTEN]
+    changes = [
+        {"product": pid, "before": shown.get(pid), "after": d}
+        for pid, d in now_shown.items()
+        if _visible(shown.get(pid)) != _visible(d)
+    ]
+    return files, RenderedGuide(
+        guide_id=guide.id,
+        fingerprint=fingerprint,
+        bands=json.dumps(now_shown),
+        as_of=view.as_of,
+        changes=changes,
+        files=written,
+    )
 
 
 def _display(p: ProductView) -> dict[str, Any]:
@@ -455,7 +514,8 @@ def _cell(name: str, p: ProductView, fmt: str) -> str:
 # -- writing ---------------------------------------------------------------------------------------
 
 
-def _write(path: Path, text: str, *, check: bool) -> str:
+def _write(path: Path, text: str, *, check: bool, pending: list[tuple[Path, bytes]]) -> str:
+    """Compare ``text`` with the file at ``path``; queue it in ``pending`` if it differs."""
     data = text.encode("utf-8")
     try:
         if path.read_bytes() == data:
@@ -466,28 +526,51 @@ def _write(path: Path, text: str, *, check: bool) -> str:
         raise RenderError(f"cannot read {path}: {exc.strerror}") from exc
     if check:
         return OUTDATED
-    atomic_write(path, data)
-    log.info("wrote %s", path)
+    pending.append((path, data))
     return WRITTEN
 
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    atomic_write_many([(path, data)])
+
+
+def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write each file atomically (readers see the old file or the new one, never half).
+
+    Every new version is written to a temporary file beside its target first, then
+    all are flushed to disk, then each is renamed over its target: one flush to
+    disk for the batch rather than one wait per file. On an error no target is
+    touched by the file that failed, and no temporary file is left behind.
+    """
+    staged: list[tuple[Path, str, int]] = []  # target, temporary file, open descriptor
+    current: Path | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            if path.exists():
-                os.chmod(tmp, path.stat().st_mode & 0o777)
-            else:
-                os.chmod(tmp, 0o644)
+        for path, data in files:
+            current = path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            staged.append((path, tmp, fd))
+            with memoryview(data) as view:
+                while view:
+                    view = view[os.write(fd, view) :]
+            try:
+                mode = path.stat().st_mode & 0o777
+            except FileNotFoundError:
+                mode = 0o644
+            os.fchmod(fd, mode)
+        for path, _, fd in staged:
+            current = path
+            os.fsync(fd)
+        while staged:
+            path, tmp, fd = staged[0]
+            current = path
             os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            staged.pop(0)
+            os.close(fd)
     except OSError as exc:
-        raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise RenderError(f"cannot write {current}: {exc.strerror or exc}") from exc
+    finally:
+        for _, tmp, fd in staged:  # not renamed: an error came first
+            os.close(fd)
+            Path(tmp).unlink(missing_ok=True)

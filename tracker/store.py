@@ -8,8 +8,10 @@ a crash leaves whole checks or none.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -66,6 +68,7 @@ __all__ = [
     "CheckResult",
     "HistoryRow",
     "ListingRef",
+    "RenderedGuide",
     "Store",
     "copy_database",
     "open_store",
@@ -195,6 +198,18 @@ class CheckResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RenderedGuide:
+    """What a guide shows after a render, to save as its state (and log, if files changed)."""
+
+    guide_id: str
+    fingerprint: str
+    bands: str  # JSON: what each product shows
+    as_of: datetime | None
+    changes: list[dict[str, Any]]  # the products whose visible values changed
+    files: list[str]  # the files written
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryRow:
     listing_id: int
     retailer: str
@@ -206,6 +221,17 @@ class HistoryRow:
     price: Decimal | None
     currency: str | None
     availability: Availability | None
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration: migration files are named after their revision ("0009_….py")."""
+    versions = resources.files("tracker") / "migrations" / "versions"
+    return max(
+        m.group(1)
+        for f in versions.iterdir()
+        if (m := re.fullmatch(r"(\d{4})_\w+\.py", f.name)) is not None
+    )
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
@@ -276,6 +302,8 @@ class Store:
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic)."""
+        if self._at_head():
+            return  # the common case, answered without loading Alembic
         from alembic import command
         from alembic.config import Config as AlembicConfig
         from alembic.runtime.migration import MigrationContext
@@ -293,6 +321,15 @@ class Store:
                 command.upgrade(cfg, "head")
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot migrate {self.display_url}: {exc}") from exc
+
+    def _at_head(self) -> bool:
+        """Whether the database is at the newest migration, by one query (no Alembic)."""
+        try:
+            with self.engine.connect() as conn:
+                current = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        except SQLAlchemyError:
+            return False  # a new database (no version table yet): Alembic creates it
+        return [tuple(r) for r in current] == [(head_revision(),)]
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -868,15 +905,28 @@ class Store:
         """The active listings of these products with their current state, per product."""
         ids = list(product_ids)
         stmt = (
-            select(ListingRow, ListingState, Observation)
+            select(
+                ListingRow.id,
+                ListingRow.product_id,
+                ListingRow.retailer,
+                ListingRow.url,
+                ListingRow.affiliate_url,
+                Observation.price,
+                Observation.currency,
+                Observation.availability,
+                Observation.last_seen,
+                ListingState.last_checked_at,
+                ListingState.consecutive_failures,
+                ListingState.buy_url,
+            )
             .outerjoin(ListingState, ListingState.listing_id == ListingRow.id)
             .outerjoin(Observation, Observation.id == ListingState.observation_id)
             .where(ListingRow.product_id.in_(ids), ListingRow.active.is_(True))
             .order_by(ListingRow.id)
         )
         out: dict[str, list[CurrentListing]] = {pid: [] for pid in ids}
-        with self.session() as s:
-            for row, state, obs in s.execute(stmt).all():
+        with self.engine.connect() as conn:
+            for row in conn.execute(stmt):
                 out[row.product_id].append(
                     CurrentListing(
                         listing_id=row.id,
@@ -884,15 +934,13 @@ class Store:
                         retailer=row.retailer,
                         url=row.url,
                         affiliate_url=row.affiliate_url,
-                        price=obs.price if obs else None,
-                        currency=obs.currency if obs else None,
-                        availability=Availability(obs.availability)
-                        if obs and obs.availability
-                        else None,
-                        confirmed_at=obs.last_seen if obs else None,
-                        last_checked_at=state.last_checked_at if state else None,
-                        failing=bool(state and state.consecutive_failures),
-                        buy_url=state.buy_url if state else None,
+                        price=row.price,
+                        currency=row.currency,
+                        availability=Availability(row.availability) if row.availability else None,
+                        confirmed_at=row.last_seen,
+                        last_checked_at=row.last_checked_at,
+                        failing=bool(row.consecutive_failures),
+                        buy_url=row.buy_url,
                     )
                 )
         return out
@@ -908,28 +956,39 @@ class Store:
         with self.session() as s:
             return s.get(GuideState, guide_id)
 
-    def save_guide_state(
-        self, guide_id: str, *, fingerprint: str, bands: str, as_of: datetime | None, now: datetime
-    ) -> None:
+    def guide_states(self, guide_ids: Iterable[str]) -> dict[str, GuideState]:
+        """What these guides last showed, by guide id (a guide never rendered is absent)."""
+        ids = list(guide_ids)
         with self.session() as s:
-            row = s.get(GuideState, guide_id)
-            if row is None:
-                row = GuideState(id=guide_id)
-                s.add(row)
-            row.fingerprint, row.bands, row.as_of, row.rendered_at = fingerprint, bands, as_of, now
+            return {g.id: g for g in s.scalars(select(GuideState).where(GuideState.id.in_(ids)))}
 
-    def log_render(
-        self, guide_id: str, *, now: datetime, changes: list[dict[str, Any]], files: list[str]
-    ) -> None:
+    def save_renders(self, rendered: Sequence[RenderedGuide], *, now: datetime) -> None:
+        """Save what these guides now show, and log the ones that wrote files, at once."""
+        if not rendered:
+            return
         with self.session() as s:
-            s.add(
-                RenderLog(
-                    guide_id=guide_id,
-                    rendered_at=now,
-                    changes=json.dumps(changes),
-                    files=json.dumps(files),
+            rows = {
+                g.id: g
+                for g in s.scalars(
+                    select(GuideState).where(GuideState.id.in_([r.guide_id for r in rendered]))
                 )
-            )
+            }
+            for r in rendered:
+                row = rows.get(r.guide_id)
+                if row is None:
+                    row = rows[r.guide_id] = GuideState(id=r.guide_id)
+                    s.add(row)
+                row.fingerprint, row.bands, row.as_of = r.fingerprint, r.bands, r.as_of
+                row.rendered_at = now
+                if r.files:
+                    s.add(
+                        RenderLog(
+                            guide_id=r.guide_id,
+                            rendered_at=now,
+                            changes=json.dumps(r.changes),
+                            files=json.dumps(r.files),
+                        )
+                    )
 
     # -- for reports --------------------------------------------------------------------------
 

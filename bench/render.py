@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import resource
 import shutil
 import subprocess
@@ -119,13 +120,16 @@ def tracker_render(config: Path, *extra: str) -> dict[str, Any]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"tracker render failed ({proc.returncode}):\n{proc.stderr}")
-    lines = proc.stdout.splitlines()
+    # the last line sums up: "1000 guides: 2000 unchanged" or "…: 97 unchanged, 1903 written"
+    counts = dict(
+        (what, int(n)) for n, what in re.findall(r"(\d+) (\w+)", proc.stdout.splitlines()[-1])
+    )
     return {
         "wall_s": round(wall, 3),
         "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 3),
         "peak_rss_mb": round(after.ru_maxrss / 1024, 1),
-        "written": sum(" written " in f" {line} " for line in lines),
-        "unchanged": sum(" unchanged " in f" {line} " for line in lines),
+        "written": counts.get("written", 0),
+        "unchanged": counts.get("unchanged", 0),
     }
 
 

@@ -166,7 +166,7 @@ def test_demo_leaves_a_history_with_price_changes(tmp_path: Path) -> None:
     env = dict(os.environ, TRACKER_CONFIG=str(out / "config.toml"))
     current = tracker("render", "--check", env=env)
     assert current.returncode == 0, current.stdout + current.stderr
-    assert "unchanged" in current.stdout
+    assert re.fullmatch(r"1 guide: \d+ unchanged\n", current.stdout), current.stdout
 
 
 def _commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:

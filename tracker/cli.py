@@ -164,9 +164,15 @@ def render(obj: _Ctx, check: bool, force: bool, guides: tuple[str, ...]) -> None
         result = render_guides(
             config, store, now=utc_now(), only=guides or None, force=force, check=check
         )
+    counts: dict[str, int] = {}
     for guide_id, files in result.files.items():
         for path, what in files:
-            click.echo(f"{guide_id}: {what} {path}")
+            counts[what] = counts.get(what, 0) + 1
+            if what != "unchanged":  # thousands of unchanged files would drown the news
+                click.echo(f"{guide_id}: {what} {path}")
+    summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "no files"
+    n = len(result.files)
+    click.echo(f"{n} guide{'' if n == 1 else 's'}: {summary}")
     sys.exit(EXIT_FAILURES if check and result.outdated else EXIT_OK)
 
 

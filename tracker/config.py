@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -29,6 +28,8 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli
 
 from tracker import __version__
 from tracker.amazon import (
@@ -358,8 +359,8 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
     """Validate TOML text; relative paths are taken relative to ``path``'s folder."""
     where = str(path) if path else "<config>"
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: invalid TOML: {exc}") from exc
     root = _Table(data, "")
     base = path.parent if path else Path.cwd()

@@ -80,7 +80,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -88,6 +87,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
+import tomli
 from price_parser import Price
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -494,8 +494,8 @@ def _builtin_rules() -> tuple[RuleSet, ...]:
         if not entry.name.endswith(".toml"):
             continue
         try:
-            data = tomllib.loads(entry.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            data = tomli.loads(entry.read_text(encoding="utf-8"))
+        except (OSError, tomli.TOMLDecodeError) as exc:
             raise ExtractError(f"built-in rule set {entry.name} cannot be read: {exc}") from exc
         out.append(_ruleset_from_toml(data, entry.name))
     return tuple(out)

@@ -80,7 +80,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -301,6 +301,10 @@ _HIDDEN_SEL = (
     'dialog:not([open]), .modal:not(.show):not(.in):not(.is-open), [role="dialog"], '
     'del, s, strike, [style*="line-through" i], select, option, datalist'
 )
+
+# the elements the first steps read (see _Scan), in one selector
+_SCAN_SEL = "meta, link, title, h1, script, style, noscript, template, svg, iframe"
+_HEAD_TAGS = frozenset({"meta", "link", "title"})
 
 _NOISE_SEL = (
     'nav, footer, aside, header, [class*="related" i], [class*="recommend" i], '
@@ -1342,10 +1346,10 @@ def _availability_from_text(text: str) -> Availability | None:
     return None
 
 
-def _jsonld(tree: LexborHTMLParser, ctx: _Ctx, page: _Page) -> _Found:
+def _jsonld(scripts: Sequence[LexborNode], ctx: _Ctx, page: _Page) -> _Found:
     found = _Found()
     values: list[Any] = []
-    for script in _css(tree, 'script[type*="ld+json" i]')[:50]:
+    for script in scripts[:50]:
         raw = _text(script)
         if len(raw) > 2_000_000:
             continue
@@ -1394,11 +1398,22 @@ def _scope_of(node: LexborNode) -> LexborNode | None:
 
 def _microdata(tree: LexborHTMLParser, ctx: _Ctx, h1: LexborNode | None) -> _Found:
     found = _Found()
-    nodes = _css(tree, '[itemprop~="price"], [itemprop~="lowPrice"]')[:200]
+    # one walk for every itemprop, sorted here: price, availability and currency
+    nodes: list[LexborNode] = []
+    avails: list[LexborNode] = []
+    currencies: list[LexborNode] = []
+    for node in _css(tree, "[itemprop]"):
+        props = (_attr(node, "itemprop") or "").split()
+        if "price" in props or "lowPrice" in props:
+            nodes.append(node)
+        if "availability" in props:
+            avails.append(node)
+        if "priceCurrency" in props:
+            currencies.append(node)
+    nodes = nodes[:200]
     if not nodes:
-        avail_node = _css_first(tree, '[itemprop~="availability"]')
-        if avail_node is not None:
-            found.availability = _microdata_availability(avail_node)
+        if avails:
+            found.availability = _microdata_availability(avails[0])
         return found
     candidates: list[tuple[int, Decimal, str | None, LexborNode]] = []
     for node in nodes:
@@ -1434,14 +1449,14 @@ def _microdata(tree: LexborHTMLParser, ctx: _Ctx, h1: LexborNode | None) -> _Fou
     price, cur, node = chosen
     scope = _scope_of(node)
     cur_node = _css_first(scope, '[itemprop~="priceCurrency"]') if scope is not None else None
-    if cur_node is None:
-        cur_node = _css_first(tree, '[itemprop~="priceCurrency"]')
+    if cur_node is None and currencies:
+        cur_node = currencies[0]
     if cur_node is not None:
         c = _attr(cur_node, "content") or _text(cur_node).strip()
         cur = _iso(c) or _currency_from_symbol(c, ctx) or cur
     avail_node = _css_first(scope, '[itemprop~="availability"]') if scope is not None else None
-    if avail_node is None:
-        avail_node = _css_first(tree, '[itemprop~="availability"]')
+    if avail_node is None and avails:
+        avail_node = avails[0]
     if avail_node is not None:
         found.availability = _microdata_availability(avail_node)
     found.price, found.currency, found.method = price, cur, "microdata"
@@ -1477,9 +1492,10 @@ class _Head:
         return None
 
 
-def _read_head(tree: LexborHTMLParser) -> _Head:
+def _read_head(nodes: Sequence[LexborNode]) -> _Head:
+    """The page's meta, link and title elements read into one lookup."""
     head = _Head()
-    for node in _css(tree, "meta, link, title")[:5000]:
+    for node in nodes[:5000]:
         tag = node.tag
         if tag == "meta":
             content = _attr(node, "content")
@@ -1917,11 +1933,42 @@ def _blocked_reason(html: str, title: str, body: LexborNode | None) -> str | Non
     return None
 
 
-def _first_h1(tree: LexborHTMLParser, body: LexborNode | None) -> LexborNode | None:
-    for node in _css(body, "h1")[:10]:
+def _first_h1(candidates: Sequence[LexborNode]) -> LexborNode | None:
+    """The first of the page's first ten h1 elements that has text and is not noise."""
+    for node in candidates[:10]:
         if _text(node).strip() and not _is_noise(node, None):
             return node
     return None
+
+
+def _inside(node: LexborNode, ids: set[int]) -> bool:
+    """Whether ``node`` or one of its ancestors is one of the elements ``ids`` names."""
+    return node.mem_id in ids or any(a.mem_id in ids for a in _ancestors(node, 10_000))
+
+
+@dataclass(slots=True)
+class _Scan:
+    """The elements the first steps read, found in one walk of the document."""
+
+    head: list[LexborNode] = field(default_factory=list)  # meta, link, title
+    h1: list[LexborNode] = field(default_factory=list)
+    jsonld: list[LexborNode] = field(default_factory=list)  # script[type*="ld+json" i]
+    strip: list[LexborNode] = field(default_factory=list)  # never visible: removed after
+
+    @classmethod
+    def of(cls, tree: LexborHTMLParser) -> _Scan:
+        scan = cls()
+        for node in _css(tree, _SCAN_SEL):
+            tag = node.tag
+            if tag in _HEAD_TAGS:
+                scan.head.append(node)
+            elif tag == "h1":
+                scan.h1.append(node)
+            else:
+                scan.strip.append(node)
+                if tag == "script" and "ld+json" in (_attr(node, "type") or "").lower():
+                    scan.jsonld.append(node)
+        return scan
 
 
 def _query_values(url: str | None) -> frozenset[str]:
@@ -2018,7 +2065,8 @@ def _extract(
         currency_hint=_iso(currency_hint),
         query_values=_query_values(url),
     )
-    head = _read_head(tree)
+    scan = _Scan.of(tree)  # one walk instead of one per kind of element
+    head = _read_head(scan.head)
     if not lang:
         og_locale = head.get("og:locale")
         if og_locale:
@@ -2028,12 +2076,14 @@ def _extract(
     page = _Page(title=head.title, og_title=head.get("og:title", "twitter:title"))
     page.canonical = head.canonical
 
-    h1 = _first_h1(tree, tree.body)
+    h1 = _first_h1(scan.h1)
     page.h1 = (" ".join(_text(h1, " ").split()) or None) if h1 is not None else None
     # JSON-LD must be read before scripts are stripped
-    ld = _jsonld(tree, ctx, page)
+    ld = _jsonld(scan.jsonld, ctx, page)
 
-    for node in _css(tree, "script, style, noscript, template, svg, iframe"):
+    stripped = {n.mem_id for n in scan.strip}
+    scan.h1 = [n for n in scan.h1 if not _inside(n, stripped)]  # read no removed node later
+    for node in scan.strip:
         node.decompose()
     body_node = tree.body
     blocked = _blocked_reason(html, page.title or "", body_node)
@@ -2071,9 +2121,11 @@ def _extract(
     # hidden); structured data above may live in hidden elements, visible text below not
     hidden = [n for n in _css(body_node, _HIDDEN_SEL)[:2000] if n.tag not in {"body", "html"}]
     if hidden:
+        gone = {n.mem_id for n in hidden}
+        scan.h1 = [n for n in scan.h1 if not _inside(n, gone)]  # the h1 elements that stay
         for node in hidden:
             node.decompose()
-        h1 = _first_h1(tree, body_node)
+        h1 = _first_h1(scan.h1)
 
     price: Decimal | None = None
     currency: str | None = None

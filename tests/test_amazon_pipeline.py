@@ -23,6 +23,7 @@ import pytest
 from markupsafe import escape
 
 from tests.conftest import FrozenClock
+from tests.conftest import run_tracker as tracker
 from tracker.amazon import MAP_REASON, amazon_disclaimer
 from tracker.config import Config, parse_config
 from tracker.errors import ConfigError
@@ -474,20 +475,6 @@ def test_a_stop_leaves_unpriced_amazon_listings_to_the_next_run(
 
 
 # -- tracker check -----------------------------------------------------------------------------
-
-
-def tracker(
-    *args: str, env: dict[str, str], cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tracker", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_check_json_on_an_asin_with_credentials(

@@ -6,8 +6,6 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,25 +13,12 @@ from pathlib import Path
 import click
 import pytest
 
+from tests.conftest import run_tracker as tracker
 from tracker.cli import main
 from tracker.demo import demo_config
 from tracker.shops import Fault, ShopFarm, demo_specs
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def tracker(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tracker", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

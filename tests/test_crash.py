@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_tracker
 from tests.test_faults import fetch_section
 from tracker.config import Config, load_config
 from tracker.feed import write_feed
@@ -32,14 +33,7 @@ GUIDE_PRODUCTS = SKUS[:3]
 
 
 def tracker(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tracker", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=_env(),
-    )
+    return run_tracker("--config", str(config), *args, env=_env(), timeout=timeout)
 
 
 def _env() -> dict[str, str]:

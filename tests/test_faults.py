@@ -18,7 +18,6 @@ import json
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import _skipped_postgres
+from tests.conftest import fresh_database
 from tracker.config import Config, parse_config
 from tracker.pipeline import RunSummary, run_once
 from tracker.report import Report, build_report, render_report
@@ -534,27 +533,6 @@ def listing_config(database: str, listings: list[tuple[str, str, str, str]]) -> 
             "",
         ]
     return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def fresh_database(kind: str, folder: Path, postgres_admin: Any, who: str) -> Iterator[str]:
-    """The URL of a new, empty database on ``kind`` (sqlite or postgresql)."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'history.sqlite3'}"
-        return
-    if postgres_admin is None:
-        _skipped_postgres.append(who)  # for the red "PostgreSQL NOT TESTED" line
-        pytest.skip("PostgreSQL not run: set TRACKER_TEST_POSTGRES_URL")
-    import sqlalchemy as sa
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with postgres_admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield postgres_admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with postgres_admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _shop(name: str, skus: list[str]) -> Shop:

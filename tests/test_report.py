@@ -7,12 +7,10 @@ import io
 import json
 import re
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tests.conftest import FrozenClock
+from tests.conftest import FrozenClock, smtp_server
 from tracker.config import Config, parse_config
 from tracker.demo import demo_config
 from tracker.errors import StoreError
@@ -260,34 +258,8 @@ def test_webhook_posts_the_json_report(world: World) -> None:
 def test_email_goes_through_a_real_smtp_server(
     world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult, LoginPassword
-
     received: list[Message] = []
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            received.append(message_from_bytes(envelope.content))
-            return "250 OK"
-
-    def authenticator(
-        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
-    ) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and data.password == b"s3cret-pw"
-        return AuthResult(success=ok)
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(
-        Handler(),
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=authenticator,
-        auth_require_tls=False,
-    )
-    controller.start()
-    try:
+    with smtp_server(password=b"s3cret-pw", received=received) as port:
         text = (world.dir / "config.toml").read_text() + (
             '\n[report.email]\nhost = "127.0.0.1"\n'
             f'port = {port}\nstarttls = false\nusername = "editor"\n'
@@ -298,8 +270,6 @@ def test_email_goes_through_a_real_smtp_server(
         eventful_rounds(world)
         monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret-pw")
         result = make_report(world.config, fmt="html", email=True, now=world.clock)
-    finally:
-        controller.stop()
     (message,) = received
     assert message["To"] == "editors@example.com"
     assert "1 held for review" in message["Subject"]

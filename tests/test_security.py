@@ -14,10 +14,7 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
-import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import _skipped_postgres
+from tests.conftest import fresh_database, run_tracker, smtp_server
 from tests.test_faults import (
     Answer,
     CannedServer,
@@ -64,14 +61,7 @@ QUOTE_URL = 'https://ok.example/buy?x=1" onmouseover="alert(1)'
 
 
 def tracker(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tracker", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
+    return run_tracker(*args, env=env, timeout=60)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -604,24 +594,14 @@ def test_a_database_url_with_a_bad_port_is_a_clear_error(tmp_path: Path) -> None
 
 
 @pytest.fixture
-def password_database(request: pytest.FixtureRequest, postgres_admin: Any) -> Iterator[str]:
+def password_database(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_admin: Any
+) -> Iterator[str]:
     """A PostgreSQL database owned by a role with a password; its URL has the password."""
-    if postgres_admin is None:
-        _skipped_postgres.append(request.node.nodeid)
-        pytest.skip("PostgreSQL not run: set TRACKER_TEST_POSTGRES_URL")
-    import sqlalchemy as sa
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with postgres_admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE ROLE {name} LOGIN PASSWORD '{SECRET}'"))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" OWNER {name}'))
-    url = postgres_admin.url.set(username=name, password=SECRET, database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with postgres_admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f"DROP ROLE IF EXISTS {name}"))
+    with fresh_database(
+        "postgresql", tmp_path, postgres_admin, request.node.nodeid, password=SECRET
+    ) as url:
+        yield url
 
 
 def test_a_database_password_never_reaches_output_or_logs(
@@ -650,38 +630,8 @@ def test_a_database_password_never_reaches_output_or_logs(
         assert SECRET not in r.stdout + r.stderr, r.args
 
 
-def smtp_server(accept: bytes) -> tuple[Any, int]:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult, LoginPassword
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            return "250 OK"
-
-    def authenticator(
-        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
-    ) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and data.password == accept
-        return AuthResult(success=ok, handled=False)  # handled=False: answer 535 on failure
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(
-        Handler(),
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=authenticator,
-        auth_require_tls=False,
-        auth_exclude_mechanism=["LOGIN"],
-    )
-    controller.start()
-    return controller, port
-
-
 def test_a_refused_smtp_password_is_never_shown(tmp_path: Path) -> None:
-    controller, port = smtp_server(accept=b"the-right-one")
-    try:
+    with smtp_server(password=b"the-right-one") as port:
         config = small_config(
             tmp_path,
             database=f"sqlite:///{tmp_path / 'history.sqlite3'}",
@@ -699,8 +649,6 @@ def test_a_refused_smtp_password_is_never_shown(tmp_path: Path) -> None:
             "--email",
             env=clean_env(TEST_SMTP_PASSWORD=SECRET),
         )
-    finally:
-        controller.stop()
     assert done.returncode == 3, done.stderr
     assert "cannot send the report by email" in done.stderr
     assert SECRET not in done.stdout + done.stderr

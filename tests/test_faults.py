@@ -710,7 +710,7 @@ def test_no_request_follows_a_retry_after_beyond_the_cap(tmp_path: Path) -> None
 
 
 def test_a_page_slow_to_extract_does_not_time_out_other_fetches(tmp_path: Path) -> None:
-    """Extraction does not stall the fetches in flight (it runs off the event loop)."""
+    """A large page slow to extract does not stall the fetches in flight into timeouts."""
     slow = product_page("Nested Amp", "249.00", extra="<div>" * 40_000 + "x" + "</div>" * 40_000)
     with _shop("Other shop", ["fine"]) as shop, CannedServer() as canned:
         canned.routes["/p/nested"] = _page(slow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import signal
 import subprocess
 import sys
@@ -27,20 +28,24 @@ from tracker.store import Store, open_store
 PRODUCTS = 6
 
 
-@pytest.fixture(scope="module")
-def farm() -> Iterator[ShopFarm]:
-    shops = [
+def four_shops(name: str, sku: str, products: int) -> ShopFarm:
+    """Four shops of different styles, ``products`` products each."""
+    return ShopFarm(
         Shop(
-            f"Shop {i}",
+            f"{name} {i}",
             style=style,
             products=[
-                Product(f"amp-{i}-{j}", f"Amplifier {i}-{j}", Decimal(100 + 10 * j))
-                for j in range(PRODUCTS)
+                Product(f"{sku}-{i}-{j}", f"Amplifier {i}-{j}", Decimal(100 + 10 * j))
+                for j in range(products)
             ],
         )
         for i, style in enumerate((Style.shopify, Style.woocommerce, Style.plain, Style.magento))
-    ]
-    with ShopFarm(shops) as f:
+    )
+
+
+@pytest.fixture(scope="module")
+def farm() -> Iterator[ShopFarm]:
+    with four_shops("Shop", "amp", PRODUCTS) as f:
         yield f
 
 
@@ -252,3 +257,103 @@ def test_a_worker_waiting_for_a_busy_host_keeps_fetching_from_free_ones(
     assert b_failure is None
     assert a_was_waiting
     assert a_failure is None
+
+
+# -- one big `tracker run` over every core ---------------------------------------------------
+
+BIG = 60  # products per shop: 4 shops, 240 listings, past the size a run shares
+
+
+@pytest.fixture(scope="module")
+def big_farm() -> Iterator[ShopFarm]:
+    with four_shops("Big", "big", BIG) as f:
+        yield f
+
+
+def run_big(big_farm: ShopFarm, tmp_path: Path) -> subprocess.Popen[str]:
+    big_farm.clear_faults()
+    big_farm.reset_log()
+    path = write_config(
+        big_farm,
+        tmp_path,
+        fetch="processes = 2\nconcurrency = 4\nper_host_concurrency = 1\nper_host_delay = 0\n",
+        schedule="",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "tracker", "--config", str(path), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def runs(db_url: str) -> list[tuple[int, int]]:
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("select run_id, count(*) from fetch_log group by run_id"))
+        out = [(r[0], r[1]) for r in rows]
+    engine.dispose()
+    return out
+
+
+def test_a_big_run_shares_its_hosts_with_a_helper_process(
+    big_farm: ShopFarm, tmp_path: Path, db_url: str
+) -> None:
+    total = len(big_farm.shops) * BIG
+    proc = run_big(big_farm, tmp_path)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "shared with 1 helper process" in err
+    assert f"checked {total} listings: 0 changed, {total} new, 0 unchanged, 0 failed" in out
+    assert err.count(" new ") == total  # the helper's checks are logged here, one line each
+    # every page fetched once, each shop by one process at a time
+    assert sorted(pages(big_farm).values()) == [1] * total
+    assert all(shop.max_in_flight <= 1 for shop in big_farm.shops)
+    # and recorded once, all under one run
+    assert runs(db_url) == [(runs(db_url)[0][0], total)]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes in /proc")
+def test_what_a_killed_helper_left_is_checked_by_the_run(
+    big_farm: ShopFarm, tmp_path: Path, db_url: str
+) -> None:
+    total = len(big_farm.shops) * BIG
+    for shop in big_farm.shops:
+        shop.set_fault(Fault.slow, delay=0.03)
+    try:
+        proc = run_big(big_farm, tmp_path)
+        for shop in big_farm.shops:  # run_big clears faults before it starts
+            shop.set_fault(Fault.slow, delay=0.03)
+        deadline = time.monotonic() + 60
+        helpers: list[int] = []
+        while time.monotonic() < deadline and not helpers:
+            # the helper is a child of the forkserver, a child of the run
+            helpers = [h for f in _children(proc.pid) for h in _children(f)]
+            time.sleep(0.05)
+        assert helpers, "no helper process started"
+        while sum(pages(big_farm).values()) < 40 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for pid in helpers:
+            os.kill(pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        big_farm.clear_faults()
+    assert proc.returncode == 0, err
+    assert "helper process 1 stopped" in err
+    assert f"checked {total} listings" in out and "0 failed" in out, out
+    # nothing lost: every page fetched and every listing recorded under the run
+    assert len(pages(big_farm)) == total
+    assert set(recorded(db_url)) == set(range(1, total + 1))
+    assert len(runs(db_url)) == 1

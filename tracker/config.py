@@ -106,6 +106,9 @@ class FetchSettings:
     # processes that read pages beside the fetching one (None: one per other CPU core,
     # on runs of at least 200 pages; 0: read pages in a thread of the run's process)
     extract_processes: int | None = None
+    # processes a big `tracker run` splits its hosts between, each fetching, reading and
+    # recording its own (None: one per CPU core; 1: one process)
+    processes: int | None = None
 
 
 # The [fetch] keys a [[sites]] entry may override.
@@ -545,6 +548,7 @@ def _fetch_settings(t: _Table) -> FetchSettings:
         extract_processes=(
             t.integer("extract_processes", 0, minimum=0) if "extract_processes" in t.data else None
         ),
+        processes=t.integer("processes", 1, minimum=1) if "processes" in t.data else None,
     )
     t.done()
     return settings

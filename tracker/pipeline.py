@@ -16,13 +16,15 @@ import asyncio
 import functools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import queue
 import re
 import socket
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -50,7 +52,7 @@ from tracker.models import Clock, Offer, PageStatus, utc_now
 from tracker.money import format_amount
 from tracker.politeness import shared_gate_for
 from tracker.schedule import ADAPTIVE_WINDOW, scheduler_for
-from tracker.store import CHANGED, HELD, NEW, UNCHANGED, CheckResult, ListingRef, Store
+from tracker.store import CHANGED, HELD, NEW, UNCHANGED, CheckResult, ListingRef, Store, open_store
 
 __all__ = [
     "AMAZON_NOT_CONFIGURED",
@@ -231,24 +233,29 @@ def _extract_args(
 
 
 class _Readers:
-    """Where fetched pages are read. Parsing is CPU work that holds the GIL: pages are
-    read in a thread of this process until they queue up (a cold run of many pages);
-    from then on, in processes on the other cores (``[fetch] extract_processes``),
-    leaving this one to fetch and record. If the pool breaks, pages are read in the
-    thread again."""
+    """Where fetched pages are read. Parsing is CPU work that holds the GIL, so a page
+    is read right here, in the event loop: handing it to a thread costs more in GIL
+    hand-overs than the wait it saves the fetches in flight (a 10,000-page run took
+    24 s read here against 34 s read in a thread). A page over ``INLINE_MAX`` bytes
+    may take long (deeply nested markup reads in seconds) and is read in a thread, so
+    that it cannot stall the fetches in flight into timeouts. On runs of many pages that go on
+    reading (not a warm run of 304s), pages go to processes on the other cores
+    (``[fetch] extract_processes``) once ``LOCAL_FIRST`` have been read here. If the
+    pool breaks, pages are read here again."""
 
     MIN_PAGES = 200  # fewer pages in the run: starting processes costs more than it saves
-    QUEUED = 2  # this many pages already being read here: send the next to the pool
+    LOCAL_FIRST = 50  # pages read here before the pool starts (a warm run reads few)
+    INLINE_MAX = 256_000  # bytes: a larger page is read in a thread, not in the event loop
 
     def __init__(self, config: Config, *, pages: int) -> None:
         self.config = config
         wanted = config.fetch.extract_processes
         self.eager = wanted is not None  # set in the config: every page goes to the pool
         if wanted is None:
-            wanted = (os.cpu_count() or 1) - 1 if pages >= self.MIN_PAGES else 0
+            wanted = _cores() - 1 if pages >= self.MIN_PAGES else 0
         self.processes = wanted
         self.pool: ProcessPoolExecutor | None = None  # started when first needed
-        self.local = 0  # pages being read in this process now
+        self.read_here = 0  # pages read in this process so far
 
     def __enter__(self) -> _Readers:
         return self
@@ -262,7 +269,7 @@ class _Readers:
         if args is None:
             return None
         if self.processes > 0 and (
-            self.eager or self.pool is not None or self.local >= self.QUEUED
+            self.eager or self.pool is not None or self.read_here >= self.LOCAL_FIRST
         ):
             if self.pool is None:
                 self.pool = ProcessPoolExecutor(
@@ -276,11 +283,10 @@ class _Readers:
                     log.warning("page readers stopped (%s); reading in this process", exc)
                     self.processes, self.pool = 0, None
                     pool.shutdown(wait=False, cancel_futures=True)
-        self.local += 1
-        try:
+        self.read_here += 1
+        if len(fetched.body) > self.INLINE_MAX:  # long to read, maybe pathological: a thread
             return await asyncio.to_thread(functools.partial(extract, fetched.body, **args))
-        finally:
-            self.local -= 1
+        return extract(fetched.body, **args)
 
 
 def failure_of(
@@ -440,25 +446,47 @@ def run_once(
     summary = RunSummary(started_at=started)
     summary.run_id = store.start_run(now=started)
 
+    hosts: _Hosts | None = None  # hosts shared with helper processes (a big run)
+
     def batches() -> list[ListingRef]:
         nonlocal todo
         if claim is not None:
             return claim()
         batch, todo = todo, []
+        if hosts is not None:
+            batch += hosts.take(0)
         return batch
 
     amazon = config.amazon_listings()
-    source = _Source(
-        batches,
-        stop,
-        is_amazon=lambda ref: (ref.product_id, ref.url) in amazon,
-        backlog=config.schedule.claim_batch,
-    )
+
+    def is_amazon(ref: ListingRef) -> bool:
+        return (ref.product_id, ref.url) in amazon
+
+    helpers = 0
+    if _may_split(config, claim, now, transport, stop):
+        pages = [ref for ref in todo if not is_amazon(ref)]
+        helpers = _helpers_for(config, pages)
+        if helpers:
+            per_process = max(1, config.fetch.concurrency // (helpers + 1))
+            hosts = _Hosts(pages, per_take=-(-per_process // config.fetch.per_host_concurrency) + 1)
+            todo = [ref for ref in todo if is_amazon(ref)]  # the pages come from `hosts`
+            log.info(
+                "%d listings on %d hosts shared with %d helper process%s",
+                len(pages),
+                len(hosts),
+                helpers,
+                "" if helpers == 1 else "es",
+            )
+    source = _Source(batches, stop, is_amazon=is_amazon, backlog=config.schedule.claim_batch)
     gate = shared_gate_for(config, store, now=now)
-    with _Readers(config, pages=expected) as readers:
-        asyncio.run(
-            _run(config, store, source, summary, now, transport, on_result, stop, gate, readers)
-        )
+    with _Readers(config, pages=0 if helpers else expected) as readers:
+        work = _run(config, store, source, summary, now, transport, on_result, stop, gate, readers)
+        if hosts is not None:
+            asyncio.run(_with_helpers(work, config, hosts, helpers, summary, on_result))
+        else:
+            asyncio.run(work)
+    if hosts is not None:
+        _check_left_over(config, store, hosts, summary, now, on_result)
     summary.stopped = bool(
         stop is not None and stop.is_set() and (not source.exhausted or source.dropped)
     )
@@ -472,6 +500,260 @@ def run_once(
         failed=summary.failed,
     )
     return summary
+
+
+# -- big runs over every core ---------------------------------------------------------------
+
+
+def _may_split(
+    config: Config,
+    claim: Callable[[], list[ListingRef]] | None,
+    now: Clock,
+    transport: httpx.AsyncBaseTransport | None,
+    stop: threading.Event | None,
+) -> bool:
+    """Whether a run may share its hosts with helper processes: `tracker run` itself
+    (not claims, a test's transport or clock, or the daemon's stoppable ticks), unless
+    the configuration asks for one process or sets page-reading processes by hand."""
+    return (
+        claim is None
+        and transport is None
+        and stop is None
+        and now is utc_now
+        and config.fetch.processes != 1
+        and config.fetch.extract_processes is None
+    )
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _helpers_for(config: Config, pages: Sequence[ListingRef]) -> int:
+    """How many helper processes a run of these page listings starts: one per other
+    core (or ``[fetch] processes`` - 1), none for a run too small to gain from them,
+    and never so many that a process would have no host."""
+    wanted = (config.fetch.processes or _cores()) - 1
+    if wanted < 1 or len(pages) < _Readers.MIN_PAGES:
+        return 0
+    return max(0, min(wanted, len({origin_of(ref.url) for ref in pages}) - 1))
+
+
+class _Hosts:
+    """The hosts of a run shared between processes: each process takes whole hosts,
+    a few at a time, whenever it has handed out all it holds. A host belongs to one
+    process, so per-host limits hold as in one process; a process slowed by heavy
+    pages simply takes fewer hosts. The largest hosts go first."""
+
+    def __init__(self, pages: Sequence[ListingRef], *, per_take: int) -> None:
+        groups: dict[str, list[ListingRef]] = defaultdict(list)
+        for ref in pages:
+            groups[origin_of(ref.url)].append(ref)
+        self.groups = deque(sorted(groups.values(), key=len, reverse=True))
+        self.per_take = max(per_take, 1)
+        self.lock = threading.Lock()
+        self.given: dict[int, list[ListingRef]] = defaultdict(list)  # by process
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def take(self, who: int) -> list[ListingRef]:
+        with self.lock:
+            out: list[ListingRef] = []
+            for _ in range(self.per_take):
+                if not self.groups:
+                    break
+                out.extend(self.groups.popleft())
+            self.given[who].extend(out)
+            return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Logging:
+    """How this process logs, for a helper process to log the same way."""
+
+    fmt: str | None
+    levels: dict[str, int]
+
+    @classmethod
+    def current(cls) -> _Logging:
+        root = logging.getLogger()
+        handler = next(iter(root.handlers), None)
+        fmt = handler.formatter._fmt if handler and handler.formatter else None
+        names = ("", "httpx", "httpcore", "tracker")
+        return cls(fmt, {name: logging.getLogger(name).level for name in names})
+
+    def apply(self) -> None:
+        logging.basicConfig(level=self.levels[""], format=self.fmt or logging.BASIC_FORMAT)
+        for name, level in self.levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _helper(
+    config: Config, run_id: int | None, index: int, hosts: Any, out: Any, logs: _Logging
+) -> None:
+    """A helper process of a shared run: asks for hosts on ``hosts`` (a pipe) until none
+    are left, checks their listings and records them under the run ``run_id``, and
+    sends the outcomes of each recorded batch to ``out``; at the end ``("done", index,
+    None)``, or ``("error", index, why)``."""
+    logs.apply()
+    sent: list[tuple[ListingRef, CheckResult, str]] = []
+
+    def on_result(ref: ListingRef, result: CheckResult, outcome: str) -> None:
+        sent.append((ref, replace(result, page=None), outcome))  # a failing page stays here
+        if len(sent) >= FLUSH_EVERY:
+            out.put(("results", index, sent[:]))
+            sent.clear()
+
+    def more() -> list[ListingRef]:
+        hosts.send(index)
+        batch: list[ListingRef] = hosts.recv()
+        return batch
+
+    try:
+        with open_store(config.tracker.database, migrate=False) as store:
+            summary = RunSummary(run_id=run_id)
+            source = _Source(more, None, backlog=config.schedule.claim_batch)
+            gate = shared_gate_for(config, store, now=utc_now)
+            with _Readers(config, pages=0) as readers:
+                asyncio.run(
+                    _run(
+                        config,
+                        store,
+                        source,
+                        summary,
+                        utc_now,
+                        None,
+                        on_result,
+                        None,
+                        gate,
+                        readers,
+                    )
+                )
+        if sent:
+            out.put(("results", index, sent))
+        out.put(("done", index, None))
+    except BaseException as exc:
+        if sent:
+            out.put(("results", index, sent))
+        out.put(("error", index, f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+async def _with_helpers(
+    work: Coroutine[Any, Any, None],
+    config: Config,
+    hosts: _Hosts,
+    count: int,
+    summary: RunSummary,
+    on_result: ResultHook | None,
+) -> None:
+    """Run ``work`` (this process's share) beside ``count`` helper processes that take
+    hosts from ``hosts`` too; their outcomes come into ``summary`` and ``on_result``
+    here, as if checked here."""
+    ctx = multiprocessing.get_context("forkserver")
+    out = ctx.Queue()
+    each = max(1, config.fetch.concurrency // (count + 1))  # the run's limit, shared
+    share = replace(config, fetch=replace(config.fetch, concurrency=each))
+    pipes = [ctx.Pipe() for _ in range(count)]
+    helpers = {
+        i: ctx.Process(
+            target=_helper,
+            args=(share, summary.run_id, i, theirs, out, _Logging.current()),
+            name=f"tracker-helper-{i}",
+            daemon=True,
+        )
+        for i, (_, theirs) in enumerate(pipes, start=1)
+    }
+    for p in helpers.values():
+        p.start()
+    asking = {i: mine for i, (mine, _) in enumerate(pipes, start=1)}
+    running = set(helpers)
+
+    def dispense() -> None:
+        """Answers the helpers' asks for more hosts while any helper runs."""
+        while running and asking:
+            for ready in multiprocessing.connection.wait(list(asking.values()), timeout=0.2):
+                who = next(i for i, c in asking.items() if c is ready)
+                conn = asking[who]
+                try:
+                    conn.recv()
+                    conn.send(hosts.take(who))
+                except (EOFError, OSError):  # the helper is gone
+                    asking.pop(who, None)
+
+    async def collect() -> None:
+        while running:
+            try:
+                kind, index, payload = await asyncio.to_thread(out.get, True, 0.2)
+            except queue.Empty:
+                for i in list(running):
+                    if helpers[i].exitcode is not None and out.empty():
+                        log.error(
+                            "helper process %d stopped (exit code %s); what it left is "
+                            "checked here",
+                            i,
+                            helpers[i].exitcode,
+                        )
+                        running.discard(i)
+                continue
+            if kind == "results":
+                for ref, result, outcome in payload:
+                    summary.add(ref.id, outcome)
+                    if on_result is not None:
+                        on_result(ref, result, outcome)
+            else:
+                if kind == "error":
+                    log.error(
+                        "helper process %d failed (%s); what it left is checked here",
+                        index,
+                        payload,
+                    )
+                running.discard(index)
+
+    server = threading.Thread(target=dispense, name="tracker-hosts", daemon=True)
+    server.start()
+    try:
+        await asyncio.gather(work, collect())
+    finally:
+        running.clear()
+        server.join()
+        for p in helpers.values():
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+        out.close()
+
+
+def _check_left_over(
+    config: Config,
+    store: Store,
+    hosts: _Hosts,
+    summary: RunSummary,
+    now: Clock,
+    on_result: ResultHook | None,
+) -> None:
+    """Check here what helper processes took and left unchecked (one failed or was
+    killed), and the hosts no process took."""
+    left = [
+        ref
+        for who, refs in hosts.given.items()
+        if who != 0
+        for ref in refs
+        if ref.id not in summary.checked_ids
+    ]
+    while len(hosts):
+        left += hosts.take(0)
+    if not left:
+        return
+    todo = [left]
+    source = _Source(lambda: todo.pop() if todo else [], None, backlog=config.schedule.claim_batch)
+    gate = shared_gate_for(config, store, now=now)
+    with _Readers(config, pages=len(left)) as readers:
+        asyncio.run(_run(config, store, source, summary, now, None, on_result, None, gate, readers))
 
 
 class _Source:
@@ -640,7 +922,7 @@ async def _run(
             fetched = await fetcher.fetch(
                 listing.url, etag=listing.etag, last_modified=listing.last_modified
             )
-            # off the event loop: a page slow to parse must not stall the fetches in flight
+            # read here, or in a reading process on a big run (see _Readers)
             offer = await readers.read(fetched, currency=listing.currency)
             result = classify(
                 fetched,

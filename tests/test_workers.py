@@ -270,13 +270,14 @@ def big_farm() -> Iterator[ShopFarm]:
         yield f
 
 
-def run_big(big_farm: ShopFarm, tmp_path: Path) -> subprocess.Popen[str]:
+def run_big(big_farm: ShopFarm, tmp_path: Path, *, delay: float = 0) -> subprocess.Popen[str]:
     big_farm.clear_faults()
     big_farm.reset_log()
     path = write_config(
         big_farm,
         tmp_path,
-        fetch="processes = 2\nconcurrency = 4\nper_host_concurrency = 1\nper_host_delay = 0\n",
+        fetch="processes = 2\nconcurrency = 4\nper_host_concurrency = 1\n"
+        f"per_host_delay = {delay}\n",
         schedule="",
     )
     return subprocess.Popen(
@@ -296,11 +297,12 @@ def runs(db_url: str) -> list[tuple[int, int]]:
     return out
 
 
+@pytest.mark.parametrize("delay", [0, 0.02], ids=["hosts-taken-as-needed", "hosts-dealt-up-front"])
 def test_a_big_run_shares_its_hosts_with_a_helper_process(
-    big_farm: ShopFarm, tmp_path: Path, db_url: str
+    big_farm: ShopFarm, tmp_path: Path, db_url: str, delay: float
 ) -> None:
     total = len(big_farm.shops) * BIG
-    proc = run_big(big_farm, tmp_path)
+    proc = run_big(big_farm, tmp_path, delay=delay)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert "shared with 1 helper process" in err
@@ -309,6 +311,9 @@ def test_a_big_run_shares_its_hosts_with_a_helper_process(
     # every page fetched once, each shop by one process at a time
     assert sorted(pages(big_farm).values()) == [1] * total
     assert all(shop.max_in_flight <= 1 for shop in big_farm.shops)
+    for shop in big_farm.shops:  # the delay between two requests to a shop holds
+        starts = sorted(r.started for r in shop.requests() if r.path != "/robots.txt")
+        assert min(b - a for a, b in itertools.pairwise(starts)) >= delay - 0.005, shop.name
     # and recorded once, all under one run
     assert runs(db_url) == [(runs(db_url)[0][0], total)]
 

@@ -468,7 +468,13 @@ def run_once(
         helpers = _helpers_for(config, pages)
         if helpers:
             per_process = max(1, config.fetch.concurrency // (helpers + 1))
-            hosts = _Hosts(pages, per_take=-(-per_process // config.fetch.per_host_concurrency) + 1)
+            hosts = _Hosts(
+                pages,
+                processes=helpers + 1,
+                per_take=-(-per_process // config.fetch.per_host_concurrency) + 1
+                if config.fetch.per_host_delay <= 0
+                else None,
+            )
             todo = [ref for ref in todo if is_amazon(ref)]  # the pages come from `hosts`
             log.info(
                 "%d listings on %d hosts shared with %d helper process%s",
@@ -543,31 +549,56 @@ def _helpers_for(config: Config, pages: Sequence[ListingRef]) -> int:
 
 
 class _Hosts:
-    """The hosts of a run shared between processes: each process takes whole hosts,
-    a few at a time, whenever it has handed out all it holds. A host belongs to one
-    process, so per-host limits hold as in one process; a process slowed by heavy
-    pages simply takes fewer hosts. The largest hosts go first."""
+    """The hosts of a run shared between processes; a host belongs to one process, so
+    per-host limits hold as in one process. The largest hosts go first.
 
-    def __init__(self, pages: Sequence[ListingRef], *, per_take: int) -> None:
+    Without a per-host delay the work is CPU-bound: each process takes a few whole
+    hosts (``per_take``) whenever it has handed out all it holds, so a process slowed
+    by heavy pages simply takes fewer. With a delay the run is bound by politeness and
+    every host must start at once: the hosts are dealt out round-robin among the
+    ``processes`` up front, and each takes its whole deal at its first ask."""
+
+    def __init__(
+        self, pages: Sequence[ListingRef], *, processes: int, per_take: int | None
+    ) -> None:
         groups: dict[str, list[ListingRef]] = defaultdict(list)
         for ref in pages:
             groups[origin_of(ref.url)].append(ref)
-        self.groups = deque(sorted(groups.values(), key=len, reverse=True))
-        self.per_take = max(per_take, 1)
+        ordered = sorted(groups.values(), key=len, reverse=True)
+        self.count = len(ordered)
         self.lock = threading.Lock()
         self.given: dict[int, list[ListingRef]] = defaultdict(list)  # by process
+        self.groups: deque[list[ListingRef]] = deque()
+        self.dealt: dict[int, list[list[ListingRef]]] = {}
+        self.per_take = max(per_take or 1, 1)
+        if per_take is None:
+            self.dealt = {i: ordered[i::processes] for i in range(processes)}
+        else:
+            self.groups.extend(ordered)
 
     def __len__(self) -> int:
-        return len(self.groups)
+        return self.count
 
     def take(self, who: int) -> list[ListingRef]:
         with self.lock:
             out: list[ListingRef] = []
-            for _ in range(self.per_take):
+            for group in self.dealt.pop(who, []):
+                out.extend(group)
+            for _ in range(self.per_take if not out else 0):
                 if not self.groups:
                     break
                 out.extend(self.groups.popleft())
             self.given[who].extend(out)
+            return out
+
+    def untaken(self) -> list[ListingRef]:
+        """What no process took (a helper stopped before it asked): taken here now."""
+        with self.lock:
+            out = [ref for deal in self.dealt.values() for group in deal for ref in group]
+            out += [ref for group in self.groups for ref in group]
+            self.dealt.clear()
+            self.groups.clear()
+            self.given[0].extend(out)
             return out
 
 
@@ -657,7 +688,13 @@ async def _with_helpers(
     ctx = multiprocessing.get_context("forkserver")
     out = ctx.Queue()
     each = max(1, config.fetch.concurrency // (count + 1))  # the run's limit, shared
-    share = replace(config, fetch=replace(config.fetch, concurrency=each))
+    # a helper needs no product's listings (it is handed its own) and no guide
+    share = replace(
+        config,
+        fetch=replace(config.fetch, concurrency=each),
+        products=tuple(replace(p, listings=()) for p in config.products),
+        guides=(),
+    )
     pipes = [ctx.Pipe() for _ in range(count)]
     helpers = {
         i: ctx.Process(
@@ -745,8 +782,7 @@ def _check_left_over(
         for ref in refs
         if ref.id not in summary.checked_ids
     ]
-    while len(hosts):
-        left += hosts.take(0)
+    left += hosts.untaken()
     if not left:
         return
     todo = [left]

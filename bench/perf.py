@@ -50,8 +50,22 @@ def _become_subreaper() -> None:
         pass
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root`` and all its descendants now (from /proc)."""
+def _pss_mb(pid: int) -> float:
+    """Proportional set size: resident memory with each shared page split between the
+    processes that share it (so a process tree's sum counts a page once)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _tree_rss_mb(root: int) -> tuple[float, float]:
+    """Resident memory of ``root`` and all its descendants now (from /proc), summed
+    as RSS (shared pages counted in every process) and as PSS (counted once)."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -71,7 +85,8 @@ def _tree_rss_mb(root: int) -> float:
             if parent == pid and child not in tree:
                 tree.add(child)
                 frontier.append(child)
-    return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    rss_mb = sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return rss_mb, sum(_pss_mb(pid) for pid in tree)
 
 
 def _reap_orphans(known: set[int]) -> None:
@@ -100,7 +115,7 @@ def run_child(
     server_before = farm.server_cpu() if farm else 0.0
     out, err = log.with_suffix(".out"), log.with_suffix(".err")
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak_tree = 0.0
+    peak_tree = peak_pss = 0.0
     with open(out, "wb") as fo, open(err, "wb") as fe:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, cwd=ROOT)
@@ -115,7 +130,8 @@ def run_child(
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
             if time.perf_counter() >= next_sample:
-                peak_tree = max(peak_tree, _tree_rss_mb(proc.pid))
+                tree_rss, tree_pss = _tree_rss_mb(proc.pid)
+                peak_tree, peak_pss = max(peak_tree, tree_rss), max(peak_pss, tree_pss)
                 next_sample = time.perf_counter() + 0.1
             time.sleep(0.01)
         wall = time.perf_counter() - started
@@ -146,6 +162,7 @@ def run_child(
         # the sum over its processes, sampled every 0.1 s; and the main process's own peak
         "peak_rss_mb": max(peak_tree, usage.ru_maxrss / 1024),
         "main_peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_pss_mb": peak_pss,
         "server_cpu_s": (farm.server_cpu() - server_before) if farm else 0.0,
         "summary": summary,
         "stderr_tail": err.read_text(errors="replace")[-600:]
@@ -213,7 +230,8 @@ class Bench:
         r = row
         print(
             f"  {r['scenario']:<14} {r['tool']:<8} N={r['n']:<6} {r['wall_s']:7.2f}s "
-            f"{r['pages_per_s']:8.1f} p/s  cpu {r['cpu_per_1k']:6.2f}s/1k  rss {r['peak_rss_mb']:6.0f} MB"
+            f"{r['pages_per_s']:8.1f} p/s  cpu {r['cpu_per_1k']:6.2f}s/1k  "
+            f"rss {r['peak_rss_mb']:6.0f} MB  pss {r.get('peak_pss_mb', 0):6.0f} MB"
             f"  exit {r['exit']}  {r.get('note', '')}",
             flush=True,
         )
@@ -230,6 +248,7 @@ class Bench:
             "cpu_s": res["cpu_s"],
             "cpu_per_1k": res["cpu_s"] / n * 1000,
             "peak_rss_mb": res["peak_rss_mb"],
+            "peak_pss_mb": res["peak_pss_mb"],
             "server_cpu_s": res["server_cpu_s"],
             "exit": res["exit"],
             "summary": res["summary"],
@@ -610,6 +629,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                 "pages_per_s",
                 "cpu_per_1k",
                 "peak_rss_mb",
+                "peak_pss_mb",
                 "db_bytes",
                 "server_cpu_s",
             )
@@ -618,10 +638,10 @@ def table(rows: list[dict[str, Any]]) -> str:
         if "bound_s" in rs[0]:
             med[key]["bound_s"] = rs[0]["bound_s"]
     head = (
-        "| scenario | N | tool | runs | wall s | pages/s | CPU s/1k pages | peak RSS MB | DB MB "
-        "| nginx CPU s | ×Scrapy | ×naive |"
+        "| scenario | N | tool | runs | wall s | pages/s | CPU s/1k pages | peak RSS MB "
+        "| peak PSS MB | DB MB | nginx CPU s | ×Scrapy | ×naive |"
     )
-    lines = [head, "|" + "---|" * 12]
+    lines = [head, "|" + "---|" * 13]
     for (scen, n, tool), m in sorted(
         med.items(), key=lambda kv: (kv[0][0] != "cold", kv[0][0], kv[0][1], kv[0][2])
     ):
@@ -632,7 +652,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         extra = f" (bound {m['bound_s']:.1f}s)" if "bound_s" in m else ""
         lines.append(
             f"| {scen} | {n} | {tool} | {m['reps']:.0f} | {m['wall_s']:.2f}{extra} | {m['pages_per_s']:.1f} "
-            f"| {m['cpu_per_1k']:.2f} | {m['peak_rss_mb']:.0f} | {m['db_bytes'] / 1e6:.1f} "
+            f"| {m['cpu_per_1k']:.2f} | {m['peak_rss_mb']:.0f} | {m['peak_pss_mb']:.0f} "
+            f"| {m['db_bytes'] / 1e6:.1f} "
             f"| {m['server_cpu_s']:.2f} | {xs} | {xn} |"
         )
     return "\n".join(lines)
@@ -725,12 +746,15 @@ def main() -> None:
     print(out)
     rss = sorted(
         {
-            (r["n"], r["peak_rss_mb"])
+            (r["n"], r["peak_rss_mb"], r.get("peak_pss_mb", 0))
             for r in bench.rows
             if r["tool"] == "tracker" and r["scenario"] == "cold"
         }
     )
-    print("\ntracker peak RSS vs N (cold):", ", ".join(f"N={n}: {m:.0f} MB" for n, m in rss))
+    print(
+        "\ntracker peak memory vs N (cold):",
+        ", ".join(f"N={n}: RSS {m:.0f} MB, PSS {p:.0f} MB" for n, m, p in rss),
+    )
     if "profile" in bench.extra and "self_pct" in bench.extra["profile"]:
         print("\nprofile, self time (% of samples):")
         for name, pct in bench.extra["profile"]["self_pct"][:15]:

@@ -297,7 +297,7 @@ def runs(db_url: str) -> list[tuple[int, int]]:
     return out
 
 
-@pytest.mark.parametrize("delay", [0, 0.02], ids=["hosts-taken-as-needed", "hosts-dealt-up-front"])
+@pytest.mark.parametrize("delay", [0, 0.1], ids=["hosts-taken-as-needed", "hosts-dealt-up-front"])
 def test_a_big_run_shares_its_hosts_with_a_helper_process(
     big_farm: ShopFarm, tmp_path: Path, db_url: str, delay: float
 ) -> None:
@@ -313,7 +313,8 @@ def test_a_big_run_shares_its_hosts_with_a_helper_process(
     assert all(shop.max_in_flight <= 1 for shop in big_farm.shops)
     for shop in big_farm.shops:  # the delay between two requests to a shop holds
         starts = sorted(r.started for r in shop.requests() if r.path != "/robots.txt")
-        assert min(b - a for a, b in itertools.pairwise(starts)) >= delay - 0.005, shop.name
+        # (measured where the shop receives them: a loaded machine adds some jitter)
+        assert min(b - a for a, b in itertools.pairwise(starts)) >= delay - 0.03, shop.name
     # and recorded once, all under one run
     assert runs(db_url) == [(runs(db_url)[0][0], total)]
 

@@ -390,3 +390,44 @@ def test_files_are_replaced_atomically(guide: Guide) -> None:
     guide.render()
     assert os.stat(out / "amps.html").st_ino != inode  # a new file renamed over the old one
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_more_guides_than_one_chunk_are_all_rendered_once(
+    tmp_path: Path, store: Store, clock: FrozenClock
+) -> None:
+    from tracker.render import CHUNK
+
+    count = CHUNK + 10  # the states of two chunks are saved
+    text = "".join(
+        f'[[guides]]\nid = "g{i}"\ntitle = "Guide {i}"\nproducts = ["p{i}"]\n'
+        f'template = "quick-picks"\noutput = "out/g{i}.md"\n'
+        'bands.USD = { limits = [150, 400], labels = ["$", "$$", "$$$"] }\n'
+        f'[[products]]\nid = "p{i}"\nname = "Amp {i}"\n'
+        f'[[products.listings]]\nretailer = "Shop"\nurl = "https://shop.example/p{i}"\n'
+        for i in range(count)
+    )
+    config = parse_config(text, path=tmp_path / "config.toml")
+    store.sync_config(config, now=clock())
+    store.record(
+        [
+            CheckResult(
+                listing_id=x.id,
+                checked_at=clock(),
+                duration_ms=1,
+                offer=Offer(
+                    status=PageStatus.ok,
+                    price=Decimal(100 + int(x.product_id[1:])),
+                    currency="USD",
+                    availability=Availability.InStock,
+                ),
+            )
+            for x in store.active_listings()
+        ]
+    )
+    first = render_guides(config, store, now=clock())
+    assert len(first.written) == count
+    assert "| Amp 7 | $ |" in (tmp_path / "out" / "g7.md").read_text()
+    assert "| Amp 259 | $$ |" in (tmp_path / "out" / "g259.md").read_text()
+    assert len(store.guide_states(f"g{i}" for i in range(count))) == count
+    clock.advance(hours=1)
+    assert render_guides(config, store, now=clock()).written == []

@@ -311,7 +311,7 @@ def test_a_big_run_shares_its_hosts_with_a_helper_process(
     # every page fetched once, each shop by one process at a time
     assert sorted(pages(big_farm).values()) == [1] * total
     assert all(shop.max_in_flight <= 1 for shop in big_farm.shops)
-    for shop in big_farm.shops:  # the delay between two requests to a shop holds
+    for shop in big_farm.shops if delay else ():  # the delay between two requests holds
         starts = sorted(r.started for r in shop.requests() if r.path != "/robots.txt")
         # (measured where the shop receives them: a loaded machine adds some jitter)
         assert min(b - a for a, b in itertools.pairwise(starts)) >= delay - 0.03, shop.name

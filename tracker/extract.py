@@ -2086,7 +2086,7 @@ def _extract(
     ld = _jsonld(scan.jsonld, ctx, page)
 
     stripped = {n.mem_id for n in scan.strip}
-    scan.h1 = [n for n in scan.h1 if not _inside(n, stripped)]  # read no removed node later
+    scan.h1 = [n for n in scan.h1 if not _inside(n, stripped)]  # an h1 in a <noscript> goes too
     for node in scan.strip:
         node.decompose()
     body_node = tree.body
@@ -2123,13 +2123,11 @@ def _extract(
 
     # what a reader cannot see does not speak for the product ("Sold out" banners kept
     # hidden); structured data above may live in hidden elements, visible text below not
-    styled = _css(body_node, "[style]")
-    hidden = [
-        n
-        for n in _css(body_node, _HIDDEN_SEL)[:2000]
-        + [n for n in styled if _HIDDEN_STYLE_RE.search(_attr(n, "style") or "")]
-        if n.tag not in {"body", "html"}
-    ]
+    hidden = _css(body_node, _HIDDEN_SEL)[:2000]
+    hidden += (
+        n for n in _css(body_node, "[style]") if _HIDDEN_STYLE_RE.search(_attr(n, "style") or "")
+    )
+    hidden = [n for n in hidden if n.tag not in {"body", "html"}]
     if hidden:
         gone = {n.mem_id for n in hidden}
         scan.h1 = [n for n in scan.h1 if not _inside(n, gone)]  # the h1 elements that stay

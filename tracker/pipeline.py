@@ -29,8 +29,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -43,7 +44,7 @@ from tracker.amazon import (
     is_amazon_url,
     normalize_asin,
 )
-from tracker.config import Config
+from tracker.config import Config, FetchSettings
 from tracker.detect import quarantine_policy
 from tracker.errors import ConfigError
 from tracker.extract import extract
@@ -467,14 +468,7 @@ def run_once(
         pages = [ref for ref in todo if not is_amazon(ref)]
         helpers = _helpers_for(config, pages)
         if helpers:
-            per_process = max(1, config.fetch.concurrency // (helpers + 1))
-            hosts = _Hosts(
-                pages,
-                processes=helpers + 1,
-                per_take=-(-per_process // config.fetch.per_host_concurrency) + 1
-                if config.fetch.per_host_delay <= 0
-                else None,
-            )
+            hosts = _Hosts(pages, processes=helpers + 1, fetch=config.fetch)
             todo = [ref for ref in todo if is_amazon(ref)]  # the pages come from `hosts`
             log.info(
                 "%d listings on %d hosts shared with %d helper process%s",
@@ -538,6 +532,11 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _per_process(fetch: FetchSettings, processes: int) -> int:
+    """Each process's share of the run's ``concurrency`` (requests in flight)."""
+    return max(1, fetch.concurrency // processes)
+
+
 def _helpers_for(config: Config, pages: Sequence[ListingRef]) -> int:
     """How many helper processes a run of these page listings starts: one per other
     core (or ``[fetch] processes`` - 1), none for a run too small to gain from them,
@@ -545,7 +544,7 @@ def _helpers_for(config: Config, pages: Sequence[ListingRef]) -> int:
     wanted = (config.fetch.processes or _cores()) - 1
     if wanted < 1 or len(pages) < _Readers.MIN_PAGES:
         return 0
-    return max(0, min(wanted, len({origin_of(ref.url) for ref in pages}) - 1))
+    return min(wanted, len({origin_of(ref.url) for ref in pages}) - 1)
 
 
 class _Hosts:
@@ -553,13 +552,14 @@ class _Hosts:
     per-host limits hold as in one process. The largest hosts go first.
 
     Without a per-host delay the work is CPU-bound: each process takes a few whole
-    hosts (``per_take``) whenever it has handed out all it holds, so a process slowed
-    by heavy pages simply takes fewer. With a delay the run is bound by politeness and
-    every host must start at once: the hosts are dealt out round-robin among the
-    ``processes`` up front, and each takes its whole deal at its first ask."""
+    hosts whenever it has handed out all it holds (enough to fill its share of the
+    run's concurrency, and one more), so a process slowed by heavy pages simply takes
+    fewer. With a delay the run is bound by politeness and every host must start at
+    once: the hosts are dealt out round-robin among the ``processes`` up front, and
+    each takes its whole deal at its first ask."""
 
     def __init__(
-        self, pages: Sequence[ListingRef], *, processes: int, per_take: int | None
+        self, pages: Sequence[ListingRef], *, processes: int, fetch: FetchSettings
     ) -> None:
         groups: dict[str, list[ListingRef]] = defaultdict(list)
         for ref in pages:
@@ -570,8 +570,8 @@ class _Hosts:
         self.given: dict[int, list[ListingRef]] = defaultdict(list)  # by process
         self.groups: deque[list[ListingRef]] = deque()
         self.dealt: dict[int, list[list[ListingRef]]] = {}
-        self.per_take = max(per_take or 1, 1)
-        if per_take is None:
+        self.per_take = -(-_per_process(fetch, processes) // fetch.per_host_concurrency) + 1
+        if fetch.per_host_delay > 0:
             self.dealt = {i: ordered[i::processes] for i in range(processes)}
         else:
             self.groups.extend(ordered)
@@ -584,7 +584,7 @@ class _Hosts:
             out: list[ListingRef] = []
             for group in self.dealt.pop(who, []):
                 out.extend(group)
-            for _ in range(self.per_take if not out else 0):
+            for _ in range(self.per_take):  # (nothing left to take once dealt out)
                 if not self.groups:
                     break
                 out.extend(self.groups.popleft())
@@ -647,23 +647,7 @@ def _helper(
     try:
         with open_store(config.tracker.database, migrate=False) as store:
             summary = RunSummary(run_id=run_id)
-            source = _Source(more, None, backlog=config.schedule.claim_batch)
-            gate = shared_gate_for(config, store, now=utc_now)
-            with _Readers(config, pages=0) as readers:
-                asyncio.run(
-                    _run(
-                        config,
-                        store,
-                        source,
-                        summary,
-                        utc_now,
-                        None,
-                        on_result,
-                        None,
-                        gate,
-                        readers,
-                    )
-                )
+            _check_here(config, store, more, summary, now=utc_now, on_result=on_result, pages=0)
         if sent:
             out.put(("results", index, sent))
         out.put(("done", index, None))
@@ -687,11 +671,10 @@ async def _with_helpers(
     here, as if checked here."""
     ctx = multiprocessing.get_context("forkserver")
     out = ctx.Queue()
-    each = max(1, config.fetch.concurrency // (count + 1))  # the run's limit, shared
     # a helper needs no product's listings (it is handed its own) and no guide
     share = replace(
         config,
-        fetch=replace(config.fetch, concurrency=each),
+        fetch=replace(config.fetch, concurrency=_per_process(config.fetch, count + 1)),
         products=tuple(replace(p, listings=()) for p in config.products),
         guides=(),
     )
@@ -707,20 +690,19 @@ async def _with_helpers(
     }
     for p in helpers.values():
         p.start()
-    asking = {i: mine for i, (mine, _) in enumerate(pipes, start=1)}
+    asking: dict[Connection, int] = {mine: i for i, (mine, _) in enumerate(pipes, start=1)}
     running = set(helpers)
 
     def dispense() -> None:
         """Answers the helpers' asks for more hosts while any helper runs."""
         while running and asking:
-            for ready in multiprocessing.connection.wait(list(asking.values()), timeout=0.2):
-                who = next(i for i, c in asking.items() if c is ready)
-                conn = asking[who]
+            for ready in multiprocessing.connection.wait(list(asking), timeout=0.2):
+                conn = cast(Connection, ready)
                 try:
                     conn.recv()
-                    conn.send(hosts.take(who))
+                    conn.send(hosts.take(asking[conn]))
                 except (EOFError, OSError):  # the helper is gone
-                    asking.pop(who, None)
+                    asking.pop(conn, None)
 
     async def collect() -> None:
         while running:
@@ -783,12 +765,27 @@ def _check_left_over(
         if ref.id not in summary.checked_ids
     ]
     left += hosts.untaken()
-    if not left:
-        return
-    todo = [left]
-    source = _Source(lambda: todo.pop() if todo else [], None, backlog=config.schedule.claim_batch)
+    if left:
+        once = iter([left])
+        batches = functools.partial(next, once, [])
+        _check_here(config, store, batches, summary, now=now, on_result=on_result, pages=len(left))
+
+
+def _check_here(
+    config: Config,
+    store: Store,
+    batches: Callable[[], list[ListingRef]],
+    summary: RunSummary,
+    *,
+    now: Clock,
+    on_result: ResultHook | None,
+    pages: int,
+) -> None:
+    """Check in this process the listings ``batches`` hands out until it hands out none
+    (a helper's hosts, or what helpers left), into ``summary``."""
+    source = _Source(batches, None, backlog=config.schedule.claim_batch)
     gate = shared_gate_for(config, store, now=now)
-    with _Readers(config, pages=len(left)) as readers:
+    with _Readers(config, pages=pages) as readers:
         asyncio.run(_run(config, store, source, summary, now, None, on_result, None, gate, readers))
 
 

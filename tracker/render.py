@@ -544,6 +544,7 @@ def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
     touched by the file that failed, and no temporary file is left behind.
     """
     staged: list[tuple[Path, str, int]] = []  # target, temporary file, open descriptor
+    renamed = 0
     current: Path | None = None
     try:
         for path, data in files:
@@ -551,9 +552,8 @@ def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             staged.append((path, tmp, fd))
-            with memoryview(data) as view:
-                while view:
-                    view = view[os.write(fd, view) :]
+            with os.fdopen(fd, "wb", closefd=False) as f:
+                f.write(data)
             try:
                 mode = path.stat().st_mode & 0o777
             except FileNotFoundError:
@@ -562,15 +562,14 @@ def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
         for path, _, fd in staged:
             current = path
             os.fsync(fd)
-        while staged:
-            path, tmp, fd = staged[0]
+        for path, tmp, _ in staged:
             current = path
             os.replace(tmp, path)
-            staged.pop(0)
-            os.close(fd)
+            renamed += 1
     except OSError as exc:
         raise RenderError(f"cannot write {current}: {exc.strerror or exc}") from exc
     finally:
-        for _, tmp, fd in staged:  # not renamed: an error came first
+        for i, (_, tmp, fd) in enumerate(staged):
             os.close(fd)
-            Path(tmp).unlink(missing_ok=True)
+            if i >= renamed:  # not renamed: an error came first
+                Path(tmp).unlink(missing_ok=True)

@@ -290,13 +290,18 @@ class Store:
         return self.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on any error."""
+    def _errors(self) -> Iterator[None]:
+        """Database errors as ``StoreError``, naming the database (without its password)."""
         try:
-            with self._sessions.begin() as session:
-                yield session
+            yield
         except SQLAlchemyError as exc:
             raise StoreError(f"database error on {self.display_url}: {exc}") from exc
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error."""
+        with self._errors(), self._sessions.begin() as session:
+            yield session
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -609,12 +614,9 @@ class Store:
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
-        """A Core transaction (no ORM), for the short hot-path statements of politeness."""
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database error on {self.display_url}: {exc}") from exc
+        """A Core transaction (no ORM), for hot-path statements and plain-row reads."""
+        with self._errors(), self.engine.begin() as conn:
+            yield conn
 
     def take_host(
         self,
@@ -925,7 +927,7 @@ class Store:
             .order_by(ListingRow.id)
         )
         out: dict[str, list[CurrentListing]] = {pid: [] for pid in ids}
-        with self.engine.connect() as conn:
+        with self._connection() as conn:
             for row in conn.execute(stmt):
                 out[row.product_id].append(
                     CurrentListing(
@@ -958,21 +960,15 @@ class Store:
 
     def guide_states(self, guide_ids: Iterable[str]) -> dict[str, GuideState]:
         """What these guides last showed, by guide id (a guide never rendered is absent)."""
-        ids = list(guide_ids)
         with self.session() as s:
-            return {g.id: g for g in s.scalars(select(GuideState).where(GuideState.id.in_(ids)))}
+            return _guide_states(s, guide_ids)
 
     def save_renders(self, rendered: Sequence[RenderedGuide], *, now: datetime) -> None:
         """Save what these guides now show, and log the ones that wrote files, at once."""
         if not rendered:
             return
         with self.session() as s:
-            rows = {
-                g.id: g
-                for g in s.scalars(
-                    select(GuideState).where(GuideState.id.in_([r.guide_id for r in rendered]))
-                )
-            }
+            rows = _guide_states(s, (r.guide_id for r in rendered))
             for r in rendered:
                 row = rows.get(r.guide_id)
                 if row is None:
@@ -1289,6 +1285,11 @@ class _Recorder:
             q.status, q.decided_at = SUPERSEDED, t
         self.state.pending_observation_id = None
         self.pending = None
+
+
+def _guide_states(s: Session, guide_ids: Iterable[str]) -> dict[str, GuideState]:
+    ids = list(guide_ids)
+    return {g.id: g for g in s.scalars(select(GuideState).where(GuideState.id.in_(ids)))}
 
 
 def _bulk_update(conn: Connection, key: Any, rows: list[dict[str, Any]], **values: Any) -> None:

@@ -270,13 +270,18 @@ def big_farm() -> Iterator[ShopFarm]:
         yield f
 
 
-def run_big(big_farm: ShopFarm, tmp_path: Path, *, delay: float = 0) -> subprocess.Popen[str]:
+def run_big(
+    big_farm: ShopFarm, tmp_path: Path, *, delay: float = 0, slow: float = 0
+) -> subprocess.Popen[str]:
+    """`tracker run` over ``big_farm`` in two processes; each page takes ``slow`` s."""
     big_farm.clear_faults()
     big_farm.reset_log()
+    for shop in big_farm.shops if slow else ():
+        shop.set_fault(Fault.slow, delay=slow)
     path = write_config(
         big_farm,
         tmp_path,
-        fetch="processes = 2\nconcurrency = 4\nper_host_concurrency = 1\n"
+        fetch="processes = 2\nconcurrency = 2\nper_host_concurrency = 1\n"
         f"per_host_delay = {delay}\n",
         schedule="",
     )
@@ -286,6 +291,17 @@ def run_big(big_farm: ShopFarm, tmp_path: Path, *, delay: float = 0) -> subproce
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def in_flight_at_most(farm: ShopFarm) -> int:
+    """The most requests any moment saw in flight, over every shop of ``farm``."""
+    events = sorted(
+        (t, step)
+        for shop in farm.shops
+        for r in shop.requests()
+        for t, step in ((r.started, 1), (r.finished, -1))
+    )  # at equal times an end (-1) sorts before a start
+    return max(itertools.accumulate(step for _, step in events), default=0)
 
 
 def runs(db_url: str) -> list[tuple[int, int]]:
@@ -302,7 +318,7 @@ def test_a_big_run_shares_its_hosts_with_a_helper_process(
     big_farm: ShopFarm, tmp_path: Path, db_url: str, delay: float
 ) -> None:
     total = len(big_farm.shops) * BIG
-    proc = run_big(big_farm, tmp_path, delay=delay)
+    proc = run_big(big_farm, tmp_path, delay=delay, slow=0.01)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert "shared with 1 helper process" in err
@@ -311,6 +327,8 @@ def test_a_big_run_shares_its_hosts_with_a_helper_process(
     # every page fetched once, each shop by one process at a time
     assert sorted(pages(big_farm).values()) == [1] * total
     assert all(shop.max_in_flight <= 1 for shop in big_farm.shops)
+    # the run's `concurrency` (2) holds over all shops and both processes together
+    assert in_flight_at_most(big_farm) <= 2
     for shop in big_farm.shops if delay else ():  # the delay between two requests holds
         starts = sorted(r.started for r in shop.requests() if r.path != "/robots.txt")
         # (measured where the shop receives them: a loaded machine adds some jitter)
@@ -336,12 +354,8 @@ def test_what_a_killed_helper_left_is_checked_by_the_run(
     big_farm: ShopFarm, tmp_path: Path, db_url: str
 ) -> None:
     total = len(big_farm.shops) * BIG
-    for shop in big_farm.shops:
-        shop.set_fault(Fault.slow, delay=0.03)
     try:
-        proc = run_big(big_farm, tmp_path)
-        for shop in big_farm.shops:  # run_big clears faults before it starts
-            shop.set_fault(Fault.slow, delay=0.03)
+        proc = run_big(big_farm, tmp_path, slow=0.03)
         deadline = time.monotonic() + 60
         helpers: list[int] = []
         while time.monotonic() < deadline and not helpers:

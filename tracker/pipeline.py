@@ -469,6 +469,9 @@ def run_once(
         helpers = _helpers_for(config, pages)
         if helpers:
             hosts = _Hosts(pages, processes=helpers + 1, fetch=config.fetch)
+            # the run's `concurrency` is shared: this process takes its part, like each helper
+            mine = _per_process(config.fetch, helpers + 1)
+            config = replace(config, fetch=replace(config.fetch, concurrency=mine))
             todo = [ref for ref in todo if is_amazon(ref)]  # the pages come from `hosts`
             log.info(
                 "%d listings on %d hosts shared with %d helper process%s",
@@ -668,13 +671,12 @@ async def _with_helpers(
 ) -> None:
     """Run ``work`` (this process's share) beside ``count`` helper processes that take
     hosts from ``hosts`` too; their outcomes come into ``summary`` and ``on_result``
-    here, as if checked here."""
+    here, as if checked here. ``config`` has one process's share of the concurrency."""
     ctx = multiprocessing.get_context("forkserver")
     out = ctx.Queue()
     # a helper needs no product's listings (it is handed its own) and no guide
     share = replace(
         config,
-        fetch=replace(config.fetch, concurrency=_per_process(config.fetch, count + 1)),
         products=tuple(replace(p, listings=()) for p in config.products),
         guides=(),
     )

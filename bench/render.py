@@ -127,6 +127,9 @@ def tracker_render(config: Path, *extra: str) -> dict[str, Any]:
     return {
         "wall_s": round(wall, 3),
         "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 3),
+        # system time is mostly the file system creating files: it varies with the disk's
+        # state (writeback in progress), not with tracker
+        "sys_s": round(after.ru_stime - before.ru_stime, 3),
         "peak_rss_mb": round(after.ru_maxrss / 1024, 1),
         "written": counts.get("written", 0),
         "unchanged": counts.get("unchanged", 0),
@@ -159,7 +162,8 @@ def main() -> None:
         row = {"step": name, **tracker_render(config, *extra)}
         rows.append(row)
         print(
-            f"{name:<12} {row['wall_s']:>7.2f} s wall  {row['cpu_s']:>6.2f} s CPU  "
+            f"{name:<12} {row['wall_s']:>7.2f} s wall  {row['cpu_s']:>6.2f} s CPU "
+            f"({row['sys_s']:.2f} system)  "
             f"{row['peak_rss_mb']:>6.1f} MB  written {row['written']:>5}  "
             f"unchanged {row['unchanged']:>5}",
             flush=True,

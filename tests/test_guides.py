@@ -392,6 +392,28 @@ def test_files_are_replaced_atomically(guide: Guide) -> None:
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
+@pytest.mark.parametrize("count", [3, 40])  # flushed file by file; one flush per file system
+def test_a_batch_of_files_is_written_whole_or_not_at_all(tmp_path: Path, count: int) -> None:
+    from tracker.render import atomic_write_many
+
+    kept = tmp_path / "a" / "kept.html"
+    kept.parent.mkdir()
+    kept.write_text("old")
+    kept.chmod(0o640)
+    files = [(tmp_path / ("a" if i % 2 else "b") / f"f{i}.html", b"x%d" % i) for i in range(count)]
+    atomic_write_many([*files, (kept, b"new")])
+    assert all(path.read_bytes() == data for path, data in files)
+    assert kept.read_text() == "new" and kept.stat().st_mode & 0o777 == 0o640  # mode kept
+    assert not [p for p in tmp_path.rglob(".*")]  # no temporary file left
+
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    again = [(path, b"changed") for path, _ in files]
+    with pytest.raises(RenderError, match="blocker"):
+        atomic_write_many([*again, (tmp_path / "blocker" / "g.html", b"y")])
+    assert all(path.read_bytes() == data for path, data in files)  # nothing replaced
+    assert not [p for p in tmp_path.rglob(".*")]
+
+
 def test_more_guides_than_one_chunk_are_all_rendered_once(
     tmp_path: Path, store: Store, clock: FrozenClock
 ) -> None:
@@ -429,5 +451,6 @@ def test_more_guides_than_one_chunk_are_all_rendered_once(
     assert "| Amp 7 | $ |" in (tmp_path / "out" / "g7.md").read_text()
     assert "| Amp 259 | $$ |" in (tmp_path / "out" / "g259.md").read_text()
     assert len(store.guide_states(f"g{i}" for i in range(count))) == count
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
     clock.advance(hours=1)
     assert render_guides(config, store, now=clock()).written == []

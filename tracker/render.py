@@ -14,13 +14,15 @@ for Markdown; they are never used as template source.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import json
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -404,8 +406,11 @@ def safe_url(value: object) -> str:
 
 
 def jsonld(value: Any) -> Markup:
-    """JSON for a ``<script type="application/ld+json">`` block that no text can close."""
-    text = json.dumps(value, ensure_ascii=False, default=str, indent=2)
+    """JSON for a ``<script type="application/ld+json">`` block that no text can close.
+
+    One line per item: ``indent`` would bypass json's C encoder (a third of the time
+    of rendering 1,000 guides went to indenting JSON-LD no reader sees)."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text)
 
@@ -539,29 +544,33 @@ def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
     """Write each file atomically (readers see the old file or the new one, never half).
 
     Every new version is written to a temporary file beside its target first, then
-    all are flushed to disk, then each is renamed over its target: one flush to
-    disk for the batch rather than one wait per file. On an error no target is
-    touched by the file that failed, and no temporary file is left behind.
+    all are flushed to disk, then each is renamed over its target. A few files are
+    flushed one by one; a batch of ``FLUSH_WHOLE_DISK`` or more is flushed with one
+    ``syncfs`` per file system (Linux), which costs one wait instead of one per file
+    (2,000 files: 0.02 s against 0.4 s). On an error no target is touched by the file
+    that failed, and no temporary file is left behind.
     """
     staged: list[tuple[Path, str, int]] = []  # target, temporary file, open descriptor
     renamed = 0
     current: Path | None = None
+    made: set[Path] = set()  # folders known to exist
     try:
         for path, data in files:
             current = path
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             staged.append((path, tmp, fd))
-            with os.fdopen(fd, "wb", closefd=False) as f:
-                f.write(data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             try:
                 mode = path.stat().st_mode & 0o777
             except FileNotFoundError:
                 mode = 0o644
             os.fchmod(fd, mode)
-        for path, _, fd in staged:
-            current = path
-            os.fsync(fd)
+        _flush_to_disk(staged)
         for path, tmp, _ in staged:
             current = path
             os.replace(tmp, path)
@@ -573,3 +582,31 @@ def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
             os.close(fd)
             if i >= renamed:  # not renamed: an error came first
                 Path(tmp).unlink(missing_ok=True)
+
+
+FLUSH_WHOLE_DISK = 32  # staged files from which one flush per file system beats one per file
+
+
+def _flush_to_disk(staged: Sequence[tuple[Path, str, int]]) -> None:
+    """Flush the staged files' contents to disk before they are renamed into place."""
+    syncfs = _syncfs() if len(staged) >= FLUSH_WHOLE_DISK else None
+    if syncfs is None:
+        for _, _, fd in staged:
+            os.fsync(fd)
+        return
+    by_device: dict[int, int] = {}  # one descriptor per file system
+    for _, _, fd in staged:
+        by_device.setdefault(os.fstat(fd).st_dev, fd)
+    for fd in by_device.values():
+        if syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    """Linux's ``syncfs(2)``: flush one file system; None where the C library lacks it."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None

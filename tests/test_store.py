@@ -176,6 +176,25 @@ def test_listing_removed_from_config_is_kept_inactive(store: Store, clock: Froze
     assert len(store.active_listings()) == 2
 
 
+def test_every_change_of_the_catalogue_is_synced_however_often_it_is_unchanged(
+    store: Store, clock: FrozenClock
+) -> None:
+    def shown() -> list[tuple[str, str, str | None]]:
+        return [(x.retailer, x.url, x.currency) for x in store.active_listings()]
+
+    for _ in range(3):  # the same catalogue again and again: nothing to change
+        store.sync_config(parse_config(CONFIG), now=clock())
+    before = shown()
+    edited = CONFIG.replace('"Shop A"', '"Shop A (EU)"\ncurrency = "EUR"')
+    store.sync_config(parse_config(edited), now=clock())
+    assert shown() == [("Shop A (EU)", "https://a.example/amp", "EUR"), before[1]]
+    smaller = edited.split('[[products.listings]]\nretailer = "Shop B"')[0]
+    store.sync_config(parse_config(smaller), now=clock())
+    assert shown() == [("Shop A (EU)", "https://a.example/amp", "EUR")]
+    store.sync_config(parse_config(CONFIG), now=clock())  # back to the first catalogue
+    assert shown() == before
+
+
 def test_money_is_exact_and_times_are_utc(db_url: str, clock: FrozenClock) -> None:
     with open_store(db_url) as store:
         store.sync_config(parse_config(CONFIG), now=clock())

@@ -286,6 +286,15 @@ class ReportLog(Base):
     until: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Meta(Base):
+    """Named values about the database itself (``catalogue``: see ``Store.sync_config``)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class HostTurn(Base):
     """Per-host politeness shared by every worker: when the host may next be asked."""
 

@@ -9,6 +9,7 @@ a crash leaves whole checks or none.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import re
@@ -56,6 +57,7 @@ from tracker.schema import (
     HostTurn,
     ListingRow,
     ListingState,
+    Meta,
     Observation,
     ProductRow,
     Quarantine,
@@ -234,6 +236,20 @@ def head_revision() -> str:
     )
 
 
+SYNC_VERSION = 1  # counts in the digest: a sync that mirrors more must not be skipped
+
+
+def catalogue_digest(config: Config) -> str:
+    """A digest of everything ``Store.sync_config`` mirrors: products and listings, in
+    configuration order (a listing's place among its host's listings comes from it)."""
+    catalogue = [
+        [p.id, p.name, [[x.url, x.retailer, x.affiliate_url, x.currency] for x in p.listings]]
+        for p in config.products
+    ]
+    text = json.dumps([SYNC_VERSION, catalogue], ensure_ascii=False)  # one pass of the C encoder
+    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+
+
 def open_store(url: str, *, migrate: bool = True) -> Store:
     """Open the database at ``url`` (creating an SQLite file and its folder) and migrate it."""
     store = Store(url)
@@ -342,11 +358,19 @@ class Store:
         """Mirror products and listings from config; mark what disappeared inactive.
 
         Plain rows and bulk statements, not ORM objects: a catalogue of 100,000
-        listings syncs in seconds and a few tens of MB.
+        listings syncs in seconds and a few tens of MB. Every command syncs, and the
+        catalogue rarely changes: when its digest is the one saved by the last sync,
+        one row is read and nothing else is done.
         """
+        digest = catalogue_digest(config)
         with self._connection() as conn:
             if not self.is_sqlite:  # one syncing worker at a time (SQLite: BEGIN IMMEDIATE)
                 conn.execute(text("SELECT pg_advisory_xact_lock(7353921)"))
+            saved = conn.execute(select(Meta.value).where(Meta.key == "catalogue")).scalar()
+            if saved == digest:
+                return
+            conn.execute(delete(Meta).where(Meta.key == "catalogue"))
+            conn.execute(insert(Meta).values(key="catalogue", value=digest))
             products = {
                 pid: (name, active)
                 for pid, name, active in conn.execute(

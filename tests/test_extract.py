@@ -836,6 +836,30 @@ CASES = [
         OUT,
     ),
     Case(
+        # the wording is only in attributes, never in the page's text
+        "disabled-button-labelled-sold-out-by-its-value-beats-structured-instock",
+        page(
+            '<main><h1>Amp</h1><span class="price">$219.00</span><form action="/cart/add">'
+            '<input type="submit" name="add" value="Sold out" disabled></form></main>',
+            ld(product("219.00", "USD", "InStock", name="Amp")),
+        ),
+        D("219.00"),
+        "USD",
+        OUT,
+    ),
+    Case(
+        "disabled-button-labelled-sold-out-by-aria-label-beats-structured-instock",
+        page(
+            '<main><h1>Amp</h1><span class="price">$219.00</span><form action="/cart/add">'
+            '<button type="submit" name="add" aria-label="Out of stock" disabled>'
+            "<svg></svg></button></form></main>",
+            ld(product("219.00", "USD", "InStock", name="Amp")),
+        ),
+        D("219.00"),
+        "USD",
+        OUT,
+    ),
+    Case(
         "disabled-sold-out-variant-pill-is-not-strong",
         page(
             '<main><h1>Tee</h1><span class="price">$20.00</span><form action="/cart/add">'

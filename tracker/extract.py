@@ -346,6 +346,8 @@ _STATUS_SEL = (
     '[class*="voorraad" i]'
 )
 # ... but not a "notify me when back in stock" form, which themes render on every page
+_BUTTON_SEL = 'button, input[type="submit"], input[type="button"], a[role="button"]'
+
 _NOT_STATUS_RE = re.compile(
     r"notif|restock|back-?in|alert|subscri|wait-?list|e-?mail|remind|badge", re.IGNORECASE
 )
@@ -1689,6 +1691,43 @@ def _drop_unseen(body: LexborNode, h1: LexborNode | None) -> bool:
     return bool(drop)
 
 
+def _block_around(h1: LexborNode) -> tuple[LexborNode, str]:
+    """The block around the h1 that holds the product (about 6,000 characters), and its text."""
+    region = h1
+    region_text = _text(h1, "\n")
+    for anc in _ancestors(h1, 12):
+        t = _text(anc, "\n")
+        if len(t) > 6000 and len(region_text) > 200:
+            break
+        region, region_text = anc, t
+        if len(t) > 6000:
+            break
+    return region, region_text
+
+
+def _may_say_sold_out(body: LexborNode | None, h1: LexborNode | None) -> bool:
+    """Whether the main product area has out-of-stock wording anywhere: in its text, or
+    in the label of one of its buttons (a label reads ``value`` and ``aria-label`` too).
+
+    Without any, its cleaned version (see ``_main_region``) has no strong signal: cleaning
+    only removes elements, and a stock-status line must be one of the area's own lines.
+    Structured availability then stands, and the area needs no cleaning or reading.
+    """
+    if body is None:
+        return False
+    region, text = (body, _text(body, "\n")) if h1 is None else _block_around(h1)
+    low = text.lower()
+    if any(phrase in low for phrase in _OOS_PHRASES):
+        return True
+    for node in _css(region, _BUTTON_SEL):
+        label = " ".join(
+            [_text(node, " "), _attr(node, "value") or "", _attr(node, "aria-label") or ""]
+        ).lower()
+        if any(phrase in " ".join(label.split()) for phrase in _OOS_PHRASES):
+            return True
+    return False
+
+
 def _main_region(body: LexborNode | None, h1: LexborNode | None) -> tuple[str, LexborNode | None]:
     """Visible text of the main product area: the block around the h1 (or the body)."""
     if body is None:
@@ -1699,15 +1738,7 @@ def _main_region(body: LexborNode | None, h1: LexborNode | None) -> tuple[str, L
             _drop_unseen(body, None)
         text = _text(body, "\n")
         return text[:20_000], body
-    region = h1
-    region_text = _text(h1, "\n")
-    for anc in _ancestors(h1, 12):
-        t = _text(anc, "\n")
-        if len(t) > 6000 and len(region_text) > 200:
-            break
-        region, region_text = anc, t
-        if len(t) > 6000:
-            break
+    region, region_text = _block_around(h1)
     # blocks about other things (site header and footer, related products) do not count, nor
     # text a reader does not see (screen-reader labels, state badges CSS shows in that state)
     dropped = _drop_noise(region, h1)
@@ -1848,9 +1879,7 @@ def _cart_button_state(region: LexborNode | None) -> tuple[str | None, str | Non
         return None, None
     state: str | None = None
     oos_label: str | None = None
-    for node in _css(
-        region, 'button, input[type="submit"], input[type="button"], a[role="button"]'
-    )[:80]:
+    for node in _css(region, _BUTTON_SEL)[:80]:
         text = " ".join(
             [_text(node, " "), _attr(node, "value") or "", _attr(node, "aria-label") or ""]
         )
@@ -2181,10 +2210,18 @@ def _extract(
         reason_bits.append("currency not shown")
 
     # availability, by the precedence in the module docstring
-    region_text, region = _main_region(body_node, h1)
-    signals = _region_availability(region_text, region)
-    availability: Availability | None = None
     structured = ld.availability or micro.availability or meta.availability
+    if (rules is not None and explicit.availability is not None) or (
+        (structured or builtin.availability) is not None and not _may_say_sold_out(body_node, h1)
+    ):
+        # the page's own answer (its data, or the shop's known element) stands unless the
+        # product area says "sold out", and it has no such wording: cleaning and reading
+        # the area would change nothing
+        signals = _RegionSignals()
+    else:
+        region_text, region = _main_region(body_node, h1)
+        signals = _region_availability(region_text, region)
+    availability: Availability | None = None
     if rules is not None and explicit.availability is not None:
         availability = explicit.availability
     elif signals.strong is not None:

@@ -557,7 +557,8 @@ class _Hosts:
     Without a per-host delay the work is CPU-bound: each process takes a few whole
     hosts whenever it has handed out all it holds (enough to fill its share of the
     run's concurrency, and one more), so a process slowed by heavy pages simply takes
-    fewer. With a delay the run is bound by politeness and every host must start at
+    fewer; the last hosts are shared out evenly, so no process ends with several while
+    another has none. With a delay the run is bound by politeness and every host must start at
     once: the hosts are dealt out round-robin among the ``processes`` up front, and
     each takes its whole deal at its first ask."""
 
@@ -569,6 +570,7 @@ class _Hosts:
             groups[origin_of(ref.url)].append(ref)
         ordered = sorted(groups.values(), key=len, reverse=True)
         self.count = len(ordered)
+        self.processes = processes
         self.lock = threading.Lock()
         self.given: dict[int, list[ListingRef]] = defaultdict(list)  # by process
         self.groups: deque[list[ListingRef]] = deque()
@@ -587,9 +589,8 @@ class _Hosts:
             out: list[ListingRef] = []
             for group in self.dealt.pop(who, []):
                 out.extend(group)
-            for _ in range(self.per_take):  # (nothing left to take once dealt out)
-                if not self.groups:
-                    break
+            # (nothing left to take once dealt out); the last hosts, one process's share
+            for _ in range(min(self.per_take, -(-len(self.groups) // self.processes))):
                 out.extend(self.groups.popleft())
             self.given[who].extend(out)
             return out

@@ -770,12 +770,15 @@ def _decode(body: bytes | str, content_type: str | None) -> str:
     return body.decode("utf-8", errors="replace")
 
 
+# control characters other than tab, newline, form feed and carriage return; U+FFFD
+_BINARY_RE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd]")
+
+
 def _looks_binary(text: str) -> bool:
     head = text[:2048]
     if not head:
         return False
-    bad = sum(1 for ch in head if (ord(ch) < 32 and ch not in "\t\n\r\f") or ch == "\ufffd")
-    return bad > max(8, len(head) // 10)
+    return len(_BINARY_RE.findall(head)) > max(8, len(head) // 10)
 
 
 # --------------------------------------------------------------------------------------------

@@ -195,6 +195,27 @@ def test_every_change_of_the_catalogue_is_synced_however_often_it_is_unchanged(
     assert shown() == before
 
 
+def test_a_sync_adding_thousands_of_listings_and_dropping_one_keeps_exactly_the_catalogue(
+    store: Store, clock: FrozenClock
+) -> None:
+    from tracker.store import SYNC_CHUNK
+
+    store.sync_config(parse_config(CONFIG), now=clock())
+    kept = CONFIG.split('[[products.listings]]\nretailer = "Shop B"')[0]  # Shop B goes
+    many = "".join(
+        f'[[products]]\nid = "p{i}"\nname = "Amp {i}"\n'
+        f'[[products.listings]]\nretailer = "Shop {i % 3}"\n'
+        f'url = "https://shop{i % 3}.example/p{i}"\n'
+        for i in range(SYNC_CHUNK + 10)  # more than one insert statement
+    )
+    store.sync_config(parse_config(kept + many), now=clock())
+    active = {x.url for x in store.active_listings()}
+    assert len(active) == SYNC_CHUNK + 11
+    assert "https://a.example/amp" in active and "https://b.example/amp" not in active
+    last = SYNC_CHUNK + 9
+    assert f"https://shop{last % 3}.example/p{last}" in active
+
+
 def test_money_is_exact_and_times_are_utc(db_url: str, clock: FrozenClock) -> None:
     with open_store(db_url) as store:
         store.sync_config(parse_config(CONFIG), now=clock())

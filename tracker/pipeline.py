@@ -239,7 +239,9 @@ class _Readers:
     hand-overs than the wait it saves the fetches in flight (a 10,000-page run took
     24 s read here against 34 s read in a thread). A page over ``INLINE_MAX`` bytes
     may take long (deeply nested markup reads in seconds) and is read in a thread, so
-    that it cannot stall the fetches in flight into timeouts. On runs of many pages that go on
+    that it cannot stall the fetches in flight into timeouts; one at a time, as the
+    GIL lets only one read anyway and each holds a tree of about 10 MB per MB of page
+    (six at once had added 60 MB to a run's peak memory). On runs of many pages that go on
     reading (not a warm run of 304s), pages go to processes on the other cores
     (``[fetch] extract_processes``) once ``LOCAL_FIRST`` have been read here. If the
     pool breaks, pages are read here again."""
@@ -257,6 +259,7 @@ class _Readers:
         self.processes = wanted
         self.pool: ProcessPoolExecutor | None = None  # started when first needed
         self.read_here = 0  # pages read in this process so far
+        self.big: asyncio.Semaphore | None = None  # one big page read at a time (made in the loop)
 
     def __enter__(self) -> _Readers:
         return self
@@ -286,7 +289,10 @@ class _Readers:
                     pool.shutdown(wait=False, cancel_futures=True)
         self.read_here += 1
         if len(fetched.body) > self.INLINE_MAX:  # long to read, maybe pathological: a thread
-            return await asyncio.to_thread(functools.partial(extract, fetched.body, **args))
+            if self.big is None:
+                self.big = asyncio.Semaphore(1)
+            async with self.big:
+                return await asyncio.to_thread(functools.partial(extract, fetched.body, **args))
         return extract(fetched.body, **args)
 
 

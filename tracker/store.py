@@ -236,6 +236,7 @@ def head_revision() -> str:
     )
 
 
+SYNC_CHUNK = 5_000  # new listings inserted per statement by a sync
 SYNC_VERSION = 1  # counts in the digest: a sync that mirrors more must not be skipped
 
 
@@ -415,8 +416,23 @@ class Store:
                     ).outerjoin(ListingState, ListingState.listing_id == ListingRow.id)
                 )
             }
-            new_listings, changed_listings = [], []
+            new_listings: list[dict[str, Any]] = []
+            changed_listings: list[dict[str, Any]] = []
             wanted: set[tuple[str, str]] = set()
+
+            def insert_new() -> None:
+                """Insert the new listings gathered so far (a few thousand at a time: a
+                first sync of 100,000 held them all at once, 60 MB at its peak)."""
+                if new_listings:
+                    for lid, pid, url in conn.execute(
+                        insert(ListingRow).returning(
+                            ListingRow.id, ListingRow.product_id, ListingRow.url
+                        ),
+                        new_listings,
+                    ):
+                        listings[pid, url] = (lid, (), 0)  # its state starts at spread 0
+                    new_listings.clear()
+
             for product in config.products:
                 for listing in product.listings:
                     key = (product.id, listing.url)
@@ -435,6 +451,8 @@ class Store:
                                 "created_at": now,
                             }
                         )
+                        if len(new_listings) >= SYNC_CHUNK:
+                            insert_new()
                     elif found[1] != values:
                         changed_listings.append(
                             {
@@ -447,17 +465,10 @@ class Store:
             gone_listings = [
                 {"b_id": lid}
                 for key, (lid, rest, _) in listings.items()
-                if rest[-1] and key not in wanted
+                if key not in wanted and rest[-1]  # (a row inserted above is wanted)
             ]
             del wanted
-            if new_listings:
-                for lid, pid, url in conn.execute(
-                    insert(ListingRow).returning(
-                        ListingRow.id, ListingRow.product_id, ListingRow.url
-                    ),
-                    new_listings,
-                ):
-                    listings[pid, url] = (lid, (), 0)  # its state starts at spread 0
+            insert_new()
             _bulk_update(
                 conn,
                 ListingRow.id,

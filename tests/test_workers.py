@@ -271,9 +271,15 @@ def big_farm() -> Iterator[ShopFarm]:
 
 
 def run_big(
-    big_farm: ShopFarm, tmp_path: Path, *, delay: float = 0, slow: float = 0
+    big_farm: ShopFarm,
+    tmp_path: Path,
+    *,
+    delay: float = 0,
+    slow: float = 0,
+    processes: str = "processes = 2\n",
 ) -> subprocess.Popen[str]:
-    """`tracker run` over ``big_farm`` in two processes; each page takes ``slow`` s."""
+    """`tracker run` over ``big_farm`` in two processes (``processes``: the setting, or
+    "" for the default); each page takes ``slow`` s."""
     big_farm.clear_faults()
     big_farm.reset_log()
     for shop in big_farm.shops if slow else ():
@@ -281,8 +287,7 @@ def run_big(
     path = write_config(
         big_farm,
         tmp_path,
-        fetch="processes = 2\nconcurrency = 2\nper_host_concurrency = 1\n"
-        f"per_host_delay = {delay}\n",
+        fetch=f"{processes}concurrency = 2\nper_host_concurrency = 1\nper_host_delay = {delay}\n",
         schedule="",
     )
     return subprocess.Popen(
@@ -340,6 +345,24 @@ def test_a_big_run_shares_its_hosts_with_a_helper_process(
         assert min(b - a for a, b in itertools.pairwise(starts)) >= delay - 0.03, shop.name
     # and recorded once, all under one run
     assert runs(db_url) == [(runs(db_url)[0][0], total)]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="helpers need a second core")
+@pytest.mark.parametrize(
+    ("delay", "helped"), [(0, True), (0.05, False)], ids=["cpu-bound", "paced-by-politeness"]
+)
+def test_by_default_only_a_run_that_needs_more_cpu_than_politeness_leaves_gets_a_helper(
+    big_farm: ShopFarm, tmp_path: Path, delay: float, helped: bool
+) -> None:
+    # 240 pages need about 2.4 s of CPU at most (CPU_PER_PAGE); 60 pages a shop at 0.05 s
+    # apart take 3 s anyway: one process keeps up, and a helper would only take memory
+    total = len(big_farm.shops) * BIG
+    proc = run_big(big_farm, tmp_path, delay=delay, processes="")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert ("shared with 1 helper process" in err) is helped
+    assert f"checked {total} listings: 0 changed, {total} new, 0 unchanged, 0 failed" in out
+    assert sorted(pages(big_farm).values()) == [1] * total
 
 
 def _children(pid: int) -> list[int]:

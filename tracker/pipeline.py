@@ -470,9 +470,13 @@ def run_once(
         return (ref.product_id, ref.url) in amazon
 
     helpers = 0
+    reading = expected  # pages that may be read in other processes (see _Readers)
     if _may_split(config, claim, now, transport, stop):
         pages = [ref for ref in todo if not is_amazon(ref)]
-        helpers = _helpers_for(config, pages)
+        cpu_bound = _cpu_bound(config, pages)
+        helpers = _helpers_for(config, pages, cpu_bound=cpu_bound)
+        if not cpu_bound:
+            reading = 0  # paced by politeness: reading here keeps up
         if helpers:
             hosts = _Hosts(pages, processes=helpers + 1, fetch=config.fetch)
             # the run's `concurrency` is shared: this process takes its part, like each helper
@@ -488,7 +492,7 @@ def run_once(
             )
     source = _Source(batches, stop, is_amazon=is_amazon, backlog=config.schedule.claim_batch)
     gate = shared_gate_for(config, store, now=now)
-    with _Readers(config, pages=0 if helpers else expected) as readers:
+    with _Readers(config, pages=0 if helpers else reading) as readers:
         work = _run(config, store, source, summary, now, transport, on_result, stop, gate, readers)
         if hosts is not None:
             asyncio.run(_with_helpers(work, config, hosts, helpers, summary, on_result))
@@ -546,14 +550,37 @@ def _per_process(fetch: FetchSettings, processes: int) -> int:
     return max(1, fetch.concurrency // processes)
 
 
-def _helpers_for(config: Config, pages: Sequence[ListingRef]) -> int:
-    """How many helper processes a run of these page listings starts: one per other
-    core (or ``[fetch] processes`` - 1), none for a run too small to gain from them,
-    and never so many that a process would have no host."""
+def _helpers_for(config: Config, pages: Sequence[ListingRef], *, cpu_bound: bool) -> int:
+    """How many helper processes a run of these page listings starts: ``[fetch]
+    processes`` - 1, or by default one per other core; none for a run too small to gain
+    from them or paced by politeness (see ``_cpu_bound``), and never so many that a
+    process would have no host."""
     wanted = (config.fetch.processes or _cores()) - 1
     if wanted < 1 or len(pages) < _Readers.MIN_PAGES:
         return 0
+    if config.fetch.processes is None and not cpu_bound:
+        return 0
     return min(wanted, len({origin_of(ref.url) for ref in pages}) - 1)
+
+
+# CPU seconds a page costs at most, every step together, on average: about 4 ms on the
+# benchmark farm (bench/perf.py), doubled for pages heavier than the farm's
+CPU_PER_PAGE = 0.01
+
+
+def _cpu_bound(config: Config, pages: Sequence[ListingRef]) -> bool:
+    """Whether reading these pages takes one core longer than the per-host delays make
+    the run last anyway (the busiest host's listings × its delay). If not, politeness
+    sets the pace: one process keeps up, and more would only take memory (a helper
+    costs about 100 MB)."""
+    per_host: dict[str, list[Any]] = {}  # origin -> [listings, a URL of it]
+    for ref in pages:
+        entry = per_host.setdefault(origin_of(ref.url), [0, ref.url])
+        entry[0] += 1
+    bound = max(
+        (n * config.fetch_for(url).per_host_delay for n, url in per_host.values()), default=0.0
+    )
+    return len(pages) * CPU_PER_PAGE > bound
 
 
 class _Hosts:

@@ -58,10 +58,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-import httpx
+if TYPE_CHECKING:  # imported where a client is made: the configuration and guides need none
+    import httpx
 
 from tracker.errors import ConfigError
 from tracker.models import Availability, Offer, PageStatus
@@ -615,6 +616,8 @@ class CreatorsClient:
         headers = {"Accept": "application/json"}
         if user_agent:
             headers["User-Agent"] = user_agent
+        import httpx
+
         self._client = httpx.AsyncClient(
             transport=transport,
             headers=headers,
@@ -835,6 +838,8 @@ class CreatorsClient:
     ) -> tuple[int, httpx.Headers, bytes]:
         """POST within the timeout; network trouble becomes ``_Retryable``, an answer
         that cannot be read ``_BatchFailure``."""
+        import httpx
+
         timeout = self.settings.timeout
         try:
             async with asyncio.timeout(timeout):
@@ -851,6 +856,8 @@ class CreatorsClient:
     async def _send_post(
         self, url: str, content: bytes, headers: Mapping[str, str]
     ) -> tuple[int, httpx.Headers, bytes]:
+        import httpx
+
         request = self._client.build_request("POST", url, content=content, headers=headers)
         response = await self._client.send(request, stream=True)
         try:

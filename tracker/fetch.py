@@ -48,6 +48,7 @@ from protego import Protego
 
 from tracker.config import Config, FetchSettings
 from tracker.errors import BodyTooLarge, FetchError
+from tracker.models import origin_of
 
 __all__ = ["FetchResult", "Fetcher", "SharedGate", "origin_of"]
 
@@ -87,13 +88,6 @@ class FetchResult:
     @property
     def ok(self) -> bool:
         return self.failure is None
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host:port``: the unit of politeness and of robots.txt."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 class SharedGate(Protocol):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 __all__ = [
     "IN_STOCK_LIKE",
@@ -96,3 +97,10 @@ class Offer:
     title: str | None = None
     method: str | None = None  # which method found the price, e.g. "json-ld", "site:shopify"
     reason: str | None = None  # why a value is missing, or why the page is blocked/gone
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port``: the unit of politeness and of robots.txt."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"

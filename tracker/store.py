@@ -46,8 +46,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from tracker.bands import CurrentListing
 from tracker.config import Config
 from tracker.errors import StoreError, redact
-from tracker.fetch import origin_of
-from tracker.models import Availability, Offer, PageStatus
+from tracker.models import Availability, Offer, PageStatus, origin_of
 from tracker.schema import (
     Base,
     FailurePage,

@@ -214,6 +214,10 @@ def test_a_sync_adding_thousands_of_listings_and_dropping_one_keeps_exactly_the_
     assert "https://a.example/amp" in active and "https://b.example/amp" not in active
     last = SYNC_CHUNK + 9
     assert f"https://shop{last % 3}.example/p{last}" in active
+    # listings asked for by id, more than one statement can name (what a helper left)
+    every = store.active_listings()
+    wanted = [x.id for x in every][::-2]
+    assert store.active_listings(wanted) == [x for x in every if x.id in set(wanted)]
 
 
 def test_money_is_exact_and_times_are_utc(db_url: str, clock: FrozenClock) -> None:

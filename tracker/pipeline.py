@@ -605,7 +605,8 @@ class _Hosts:
         self.count = len(ordered)
         self.processes = processes
         self.lock = threading.Lock()
-        self.given: dict[int, list[ListingRef]] = defaultdict(list)  # by process
+        # the listings each helper process took, by id: what one leaves is checked here
+        self.given: dict[int, list[int]] = defaultdict(list)
         self.groups: deque[list[ListingRef]] = deque()
         self.dealt: dict[int, list[list[ListingRef]]] = {}
         self.per_take = -(-_per_process(fetch, processes) // fetch.per_host_concurrency) + 1
@@ -625,7 +626,8 @@ class _Hosts:
             # (nothing left to take once dealt out); the last hosts, one process's share
             for _ in range(min(self.per_take, -(-len(self.groups) // self.processes))):
                 out.extend(self.groups.popleft())
-            self.given[who].extend(out)
+            if who != 0:  # (this process checks what it takes itself)
+                self.given[who].extend(ref.id for ref in out)
             return out
 
     def untaken(self) -> list[ListingRef]:
@@ -635,7 +637,6 @@ class _Hosts:
             out += [ref for group in self.groups for ref in group]
             self.dealt.clear()
             self.groups.clear()
-            self.given[0].extend(out)
             return out
 
 
@@ -793,13 +794,8 @@ def _check_left_over(
 ) -> None:
     """Check here what helper processes took and left unchecked (one failed or was
     killed), and the hosts no process took."""
-    left = [
-        ref
-        for who, refs in hosts.given.items()
-        if who != 0
-        for ref in refs
-        if ref.id not in summary.checked_ids
-    ]
+    left_ids = [i for ids in hosts.given.values() for i in ids if i not in summary.checked_ids]
+    left = store.active_listings(left_ids) if left_ids else []
     left += hosts.untaken()
     if left:
         once = iter([left])
@@ -854,7 +850,6 @@ class _Source:
         self.exhausted = False
         self.closed = False  # the page workers are done: no more amazon listings come
         self.dropped = 0  # amazon listings left unchecked by a stop
-        self.seen: list[ListingRef] = []
         # page listings handed out and not yet checked: no new claim while ``backlog``
         # of them wait, so workers sharing a database share the work and no lease
         # runs out behind a politeness delay
@@ -877,7 +872,6 @@ class _Source:
                 batch = await asyncio.to_thread(self.batches)
                 if not batch:
                     self.exhausted = True
-                self.seen.extend(batch)
                 pages = []
                 for ref in batch:
                     if self.is_amazon is not None and self.is_amazon(ref):

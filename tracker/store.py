@@ -236,6 +236,7 @@ def head_revision() -> str:
 
 
 SYNC_CHUNK = 5_000  # new listings inserted per statement by a sync
+ID_CHUNK = 900  # ids named in one statement
 SYNC_VERSION = 1  # counts in the digest: a sync that mirrors more must not be skipped
 
 
@@ -499,9 +500,9 @@ class Store:
                         stale.append({"b_id": placed[0], "spread": place})
             _bulk_update(conn, ListingState.listing_id, stale, spread=bindparam("spread"))
 
-    def active_listings(self) -> list[ListingRef]:
-        """Every active listing with its validators, in a stable order."""
-        return self._refs(None)
+    def active_listings(self, ids: Sequence[int] | None = None) -> list[ListingRef]:
+        """Every active listing (or those of ``ids``) with its validators, in id order."""
+        return self._refs(ids)
 
     def _refs(self, ids: Sequence[int] | None) -> list[ListingRef]:
         """The active listings ``ids`` (None: all of them), in id order."""
@@ -519,10 +520,16 @@ class Store:
             .where(ListingRow.active.is_(True))
             .order_by(ListingRow.id)
         )
-        if ids is not None:
-            if not ids:
-                return []
-            stmt = stmt.where(ListingRow.id.in_(ids))
+        wanted = sorted(set(ids)) if ids is not None else None
+        # a statement names at most ID_CHUNK ids (SQLite limits bound variables)
+        parts = (
+            [stmt]
+            if wanted is None
+            else [
+                stmt.where(ListingRow.id.in_(wanted[i : i + ID_CHUNK]))
+                for i in range(0, len(wanted), ID_CHUNK)
+            ]
+        )
         with self._connection() as conn:
             return [
                 ListingRef(
@@ -534,7 +541,8 @@ class Store:
                     etag=etag,
                     last_modified=last_modified,
                 )
-                for lid, pid, retailer, url, currency, etag, last_modified in conn.execute(stmt)
+                for part in parts
+                for lid, pid, retailer, url, currency, etag, last_modified in conn.execute(part)
             ]
 
     # -- scheduling -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import click
 from tracker import __version__
 from tracker.config import Config, load_config
 from tracker.errors import ConfigError, TrackerError
+from tracker.memory import one_malloc_arena
 
 __all__ = ["main"]
 
@@ -92,6 +93,7 @@ class _Ctx:
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:
     """Track prices and availability for buying guides."""
+    one_malloc_arena()  # before any thread: see tracker.memory
     _setup_logging(verbose, quiet)
     ctx.obj = _Ctx(config_path)
 

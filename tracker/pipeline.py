@@ -49,6 +49,7 @@ from tracker.detect import quarantine_policy
 from tracker.errors import ConfigError
 from tracker.extract import extract
 from tracker.fetch import Fetcher, FetchResult, SharedGate, origin_of
+from tracker.memory import one_malloc_arena
 from tracker.models import Clock, Offer, PageStatus, utc_now
 from tracker.money import format_amount
 from tracker.politeness import shared_gate_for
@@ -277,7 +278,9 @@ class _Readers:
         ):
             if self.pool is None:
                 self.pool = ProcessPoolExecutor(
-                    max_workers=self.processes, mp_context=multiprocessing.get_context("forkserver")
+                    max_workers=self.processes,
+                    mp_context=multiprocessing.get_context("forkserver"),
+                    initializer=one_malloc_arena,
                 )
             pool = self.pool
             try:
@@ -668,6 +671,7 @@ def _helper(
     are left, checks their listings and records them under the run ``run_id``, and
     sends the outcomes of each recorded batch to ``out``; at the end ``("done", index,
     None)``, or ``("error", index, why)``."""
+    one_malloc_arena()
     logs.apply()
     sent: list[tuple[ListingRef, CheckResult, str]] = []
 

@@ -349,14 +349,17 @@ def test_a_big_run_shares_its_hosts_with_a_helper_process(
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="helpers need a second core")
 @pytest.mark.parametrize(
-    ("delay", "helped"), [(0, True), (0.05, False)], ids=["cpu-bound", "paced-by-politeness"]
+    ("politeness", "helped"), [(0, True), (1.25, False)], ids=["cpu-bound", "paced-by-politeness"]
 )
 def test_by_default_only_a_run_that_needs_more_cpu_than_politeness_leaves_gets_a_helper(
-    big_farm: ShopFarm, tmp_path: Path, delay: float, helped: bool
+    big_farm: ShopFarm, tmp_path: Path, politeness: float, helped: bool
 ) -> None:
-    # 240 pages need about 2.4 s of CPU at most (CPU_PER_PAGE); 60 pages a shop at 0.05 s
-    # apart take 3 s anyway: one process keeps up, and a helper would only take memory
+    from tracker.pipeline import CPU_PER_PAGE
+
+    # the per-host delays take `politeness` times the CPU the pages need at most (240 pages
+    # at CPU_PER_PAGE): above 1, one process keeps up and a helper would only take memory
     total = len(big_farm.shops) * BIG
+    delay = politeness * total * CPU_PER_PAGE / BIG  # each shop's pages, one delay apart
     proc = run_big(big_farm, tmp_path, delay=delay, processes="")
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err

@@ -1708,31 +1708,29 @@ def _block_around(h1: LexborNode) -> tuple[LexborNode, str]:
     return region, region_text
 
 
-def _may_say_sold_out(body: LexborNode | None, h1: LexborNode | None) -> bool:
-    """Whether the main product area has out-of-stock wording anywhere: in its text, or
-    in the label of one of its buttons (a label reads ``value`` and ``aria-label`` too).
+def _may_say_sold_out(region: LexborNode, text: str) -> bool:
+    """Whether the main product area (``region``, uncleaned, and its ``text``) has
+    out-of-stock wording anywhere: in its text, or in one of its buttons' labels.
 
     Without any, its cleaned version (see ``_main_region``) has no strong signal: cleaning
     only removes elements, and a stock-status line must be one of the area's own lines.
     Structured availability then stands, and the area needs no cleaning or reading.
     """
-    if body is None:
-        return False
-    region, text = (body, _text(body, "\n")) if h1 is None else _block_around(h1)
     low = text.lower()
     if any(phrase in low for phrase in _OOS_PHRASES):
         return True
     for node in _css(region, _BUTTON_SEL):
-        label = " ".join(
-            [_text(node, " "), _attr(node, "value") or "", _attr(node, "aria-label") or ""]
-        ).lower()
-        if any(phrase in " ".join(label.split()) for phrase in _OOS_PHRASES):
+        label = " ".join(_button_text(node).lower().split())
+        if any(phrase in label for phrase in _OOS_PHRASES):
             return True
     return False
 
 
-def _main_region(body: LexborNode | None, h1: LexborNode | None) -> tuple[str, LexborNode | None]:
-    """Visible text of the main product area: the block around the h1 (or the body)."""
+def _main_region(
+    body: LexborNode | None, h1: LexborNode | None, around: tuple[LexborNode, str] | None
+) -> tuple[str, LexborNode | None]:
+    """Visible text of the main product area: the block around the h1 (``around``, when
+    already found) or the body."""
     if body is None:
         return "", None
     if h1 is None:
@@ -1741,7 +1739,7 @@ def _main_region(body: LexborNode | None, h1: LexborNode | None) -> tuple[str, L
             _drop_unseen(body, None)
         text = _text(body, "\n")
         return text[:20_000], body
-    region, region_text = _block_around(h1)
+    region, region_text = around if around is not None else _block_around(h1)
     # blocks about other things (site header and footer, related products) do not count, nor
     # text a reader does not see (screen-reader labels, state badges CSS shows in that state)
     dropped = _drop_noise(region, h1)
@@ -1875,6 +1873,11 @@ _UNAMBIGUOUS_OOS = frozenset(
 _PURCHASE_ATTR_RE = re.compile(r"add|submit|buy|cart|basket|bag|purchase|checkout", re.I)
 
 
+def _button_text(node: LexborNode) -> str:
+    """What a button says: its text, then its ``value`` and ``aria-label``."""
+    return " ".join([_text(node, " "), _attr(node, "value") or "", _attr(node, "aria-label") or ""])
+
+
 def _cart_button_state(region: LexborNode | None) -> tuple[str | None, str | None]:
     """("enabled" / "disabled" / None for add-to-cart buttons, the label of a disabled
     purchase button that says the product is sold out or None)."""
@@ -1883,9 +1886,7 @@ def _cart_button_state(region: LexborNode | None) -> tuple[str | None, str | Non
     state: str | None = None
     oos_label: str | None = None
     for node in _css(region, _BUTTON_SEL)[:80]:
-        text = " ".join(
-            [_text(node, " "), _attr(node, "value") or "", _attr(node, "aria-label") or ""]
-        )
+        text = _button_text(node)
         attrs = " ".join(
             [_attr(node, "name") or "", _class_id(node), _attr(node, "data-testid") or ""]
         )
@@ -2214,15 +2215,19 @@ def _extract(
 
     # availability, by the precedence in the module docstring
     structured = ld.availability or micro.availability or meta.availability
-    if (rules is not None and explicit.availability is not None) or (
-        (structured or builtin.availability) is not None and not _may_say_sold_out(body_node, h1)
-    ):
+    settled = rules is not None and explicit.availability is not None
+    # the product area before cleaning: found once, for the check below and for reading
+    around = _block_around(h1) if h1 is not None and body_node is not None and not settled else None
+    if not settled and (structured or builtin.availability) is not None:
         # the page's own answer (its data, or the shop's known element) stands unless the
-        # product area says "sold out", and it has no such wording: cleaning and reading
-        # the area would change nothing
+        # product area says "sold out"; without such wording, cleaning and reading the
+        # area would change nothing
+        region_node, text = around or (body_node, _text(body_node, "\n"))
+        settled = region_node is None or not _may_say_sold_out(region_node, text)
+    if settled:
         signals = _RegionSignals()
     else:
-        region_text, region = _main_region(body_node, h1)
+        region_text, region = _main_region(body_node, h1, around)
         signals = _region_availability(region_text, region)
     availability: Availability | None = None
     if rules is not None and explicit.availability is not None:

@@ -24,7 +24,7 @@ import socket
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -475,27 +475,27 @@ def run_once(
     helpers = 0
     reading = expected  # pages that may be read in other processes (see _Readers)
     if _may_split(config, claim, now, transport, stop):
-        pages = [ref for ref in todo if not is_amazon(ref)]
-        cpu_bound = _cpu_bound(config, pages)
-        helpers = _helpers_for(config, pages, cpu_bound=cpu_bound)
-        if not cpu_bound:
-            reading = 0  # paced by politeness: reading here keeps up
+        by_host = _by_host(ref for ref in todo if not is_amazon(ref))
+        cpu_bound = _cpu_bound(config, by_host)
+        helpers = _helpers_for(config, by_host, cpu_bound=cpu_bound)
+        if helpers or not cpu_bound:
+            reading = 0  # read by the helpers, or paced by politeness: reading here keeps up
         if helpers:
-            hosts = _Hosts(pages, processes=helpers + 1, fetch=config.fetch)
+            hosts = _Hosts(by_host, processes=helpers + 1, fetch=config.fetch)
             # the run's `concurrency` is shared: this process takes its part, like each helper
             mine = _per_process(config.fetch, helpers + 1)
             config = replace(config, fetch=replace(config.fetch, concurrency=mine))
             todo = [ref for ref in todo if is_amazon(ref)]  # the pages come from `hosts`
             log.info(
                 "%d listings on %d hosts shared with %d helper process%s",
-                len(pages),
-                len(hosts),
+                sum(map(len, by_host.values())),
+                len(by_host),
                 helpers,
                 "" if helpers == 1 else "es",
             )
     source = _Source(batches, stop, is_amazon=is_amazon, backlog=config.schedule.claim_batch)
     gate = shared_gate_for(config, store, now=now)
-    with _Readers(config, pages=0 if helpers else reading) as readers:
+    with _Readers(config, pages=reading) as readers:
         work = _run(config, store, source, summary, now, transport, on_result, stop, gate, readers)
         if hosts is not None:
             asyncio.run(_with_helpers(work, config, hosts, helpers, summary, on_result))
@@ -553,17 +553,27 @@ def _per_process(fetch: FetchSettings, processes: int) -> int:
     return max(1, fetch.concurrency // processes)
 
 
-def _helpers_for(config: Config, pages: Sequence[ListingRef], *, cpu_bound: bool) -> int:
-    """How many helper processes a run of these page listings starts: ``[fetch]
-    processes`` - 1, or by default one per other core; none for a run too small to gain
-    from them or paced by politeness (see ``_cpu_bound``), and never so many that a
-    process would have no host."""
+def _by_host(pages: Iterable[ListingRef]) -> dict[str, list[ListingRef]]:
+    """Page listings by origin (scheme, host and port), in their order."""
+    groups: dict[str, list[ListingRef]] = defaultdict(list)
+    for ref in pages:
+        groups[origin_of(ref.url)].append(ref)
+    return groups
+
+
+def _helpers_for(
+    config: Config, by_host: Mapping[str, Sequence[ListingRef]], *, cpu_bound: bool
+) -> int:
+    """How many helper processes a run of these page listings (by host) starts:
+    ``[fetch] processes`` - 1, or by default one per other core; none for a run too
+    small to gain from them or paced by politeness (see ``_cpu_bound``), and never so
+    many that a process would have no host."""
     wanted = (config.fetch.processes or _cores()) - 1
-    if wanted < 1 or len(pages) < _Readers.MIN_PAGES:
+    if wanted < 1 or sum(map(len, by_host.values())) < _Readers.MIN_PAGES:
         return 0
     if config.fetch.processes is None and not cpu_bound:
         return 0
-    return min(wanted, len({origin_of(ref.url) for ref in pages}) - 1)
+    return min(wanted, len(by_host) - 1)
 
 
 # CPU seconds a page costs at most, every step together, on average: about 4 ms on the
@@ -571,19 +581,16 @@ def _helpers_for(config: Config, pages: Sequence[ListingRef], *, cpu_bound: bool
 CPU_PER_PAGE = 0.01
 
 
-def _cpu_bound(config: Config, pages: Sequence[ListingRef]) -> bool:
-    """Whether reading these pages takes one core longer than the per-host delays make
-    the run last anyway (the busiest host's listings × its delay). If not, politeness
-    sets the pace: one process keeps up, and more would only take memory (a helper
-    costs about 100 MB)."""
-    per_host: dict[str, list[Any]] = {}  # origin -> [listings, a URL of it]
-    for ref in pages:
-        entry = per_host.setdefault(origin_of(ref.url), [0, ref.url])
-        entry[0] += 1
+def _cpu_bound(config: Config, by_host: Mapping[str, Sequence[ListingRef]]) -> bool:
+    """Whether reading these pages (by host) takes one core longer than the per-host
+    delays make the run last anyway (the busiest host's listings × its delay). If not,
+    politeness sets the pace: one process keeps up, and more would only take memory (a
+    helper costs about 100 MB)."""
     bound = max(
-        (n * config.fetch_for(url).per_host_delay for n, url in per_host.values()), default=0.0
+        (len(refs) * config.fetch_for(refs[0].url).per_host_delay for refs in by_host.values()),
+        default=0.0,
     )
-    return len(pages) * CPU_PER_PAGE > bound
+    return sum(map(len, by_host.values())) * CPU_PER_PAGE > bound
 
 
 class _Hosts:
@@ -599,13 +606,13 @@ class _Hosts:
     each takes its whole deal at its first ask."""
 
     def __init__(
-        self, pages: Sequence[ListingRef], *, processes: int, fetch: FetchSettings
+        self,
+        by_host: Mapping[str, list[ListingRef]],
+        *,
+        processes: int,
+        fetch: FetchSettings,
     ) -> None:
-        groups: dict[str, list[ListingRef]] = defaultdict(list)
-        for ref in pages:
-            groups[origin_of(ref.url)].append(ref)
-        ordered = sorted(groups.values(), key=len, reverse=True)
-        self.count = len(ordered)
+        ordered = sorted(by_host.values(), key=len, reverse=True)
         self.processes = processes
         self.lock = threading.Lock()
         # the listings each helper process took, by id: what one leaves is checked here
@@ -617,9 +624,6 @@ class _Hosts:
             self.dealt = {i: ordered[i::processes] for i in range(processes)}
         else:
             self.groups.extend(ordered)
-
-    def __len__(self) -> int:
-        return self.count
 
     def take(self, who: int) -> list[ListingRef]:
         with self.lock:

@@ -502,10 +502,6 @@ class Store:
 
     def active_listings(self, ids: Sequence[int] | None = None) -> list[ListingRef]:
         """Every active listing (or those of ``ids``) with its validators, in id order."""
-        return self._refs(ids)
-
-    def _refs(self, ids: Sequence[int] | None) -> list[ListingRef]:
-        """The active listings ``ids`` (None: all of them), in id order."""
         stmt = (
             select(
                 ListingRow.id,
@@ -584,7 +580,7 @@ class Store:
                 .values(lease_owner=owner, lease_until=now + lease)
                 .returning(ListingState.listing_id),
             ).all()
-        return self._refs(claimed)
+        return self.active_listings(claimed)
 
     def release(self, listing_ids: Iterable[int], *, owner: str) -> None:
         """Give back leases that were not used (a stop before the check)."""

@@ -219,6 +219,34 @@ def test_a_sync_adding_thousands_of_listings_and_dropping_one_keeps_exactly_the_
     wanted = [x.id for x in every][::-2]
     assert store.active_listings(wanted) == [x for x in every if x.id in set(wanted)]
 
+    # each listing's place among its host's listings, in configuration order, is what
+    # claims spread hosts by; moving the first listing to the end moves every place
+    def places() -> dict[str, int]:
+        rows = sa.text(
+            "SELECT l.url, s.spread FROM listings l JOIN listing_state s ON s.listing_id = l.id"
+            " WHERE l.active"
+        )
+        with store.engine.connect() as conn:
+            return {url: spread for url, spread in conn.execute(rows)}
+
+    def expected(urls: list[str]) -> dict[str, int]:
+        seen: dict[str, int] = {}
+        out = {}
+        for url in urls:
+            host = url.split("/")[2]
+            out[url] = seen.get(host, 0)
+            seen[host] = out[url] + 1
+        return out
+
+    config = parse_config(kept + many)
+    urls = [x.url for p in config.products for x in p.listings]
+    assert places() == expected(urls)
+    first, rest = many.split("[[products]]", 2)[1:]
+    store.sync_config(
+        parse_config(kept + "[[products]]" + rest + "[[products]]" + first), now=clock()
+    )
+    assert places() == expected(urls[:1] + urls[2:] + urls[1:2])
+
 
 def test_money_is_exact_and_times_are_utc(db_url: str, clock: FrozenClock) -> None:
     with open_store(db_url) as store:

@@ -403,8 +403,8 @@ class Store:
                 ListingRow.currency,
                 ListingRow.active,
             )
-            # (product, url) -> (id, the configurable columns, spread)
-            listings = {
+            # listings already stored: (product, url) -> (id, configurable columns, spread)
+            stored = {
                 (pid, url): (lid, tuple(rest[:-1]), rest[-1])
                 for lid, pid, url, *rest in conn.execute(
                     select(
@@ -416,31 +416,54 @@ class Store:
                     ).outerjoin(ListingState, ListingState.listing_id == ListingRow.id)
                 )
             }
-            new_listings: list[dict[str, Any]] = []
-            changed_listings: list[dict[str, Any]] = []
-            wanted: set[tuple[str, str]] = set()
+            conn.execute(  # a stored listing without a state row gets one (spread 0)
+                insert(ListingState).from_select(
+                    ["listing_id", "consecutive_failures"],
+                    select(ListingRow.id, literal(0)).where(
+                        ~ListingRow.id.in_(select(ListingState.listing_id))
+                    ),
+                )
+            )
+            # the configuration is read once, in order, and what it asks for is written
+            # a few thousand rows at a time: a first sync of 100,000 listings held every
+            # row at once, 60 MB at its peak
+            new_rows: list[dict[str, Any]] = []
+            new_places: list[int] = []
+            changed: list[dict[str, Any]] = []
+            stale: list[dict[str, Any]] = []  # a listing's new place among its host's
+            kept: set[tuple[str, str]] = set()  # stored listings still configured
+            places: dict[str, int] = {}  # per origin: scheme, host and port
 
             def insert_new() -> None:
-                """Insert the new listings gathered so far (a few thousand at a time: a
-                first sync of 100,000 held them all at once, 60 MB at its peak)."""
-                if new_listings:
-                    for lid, pid, url in conn.execute(
-                        insert(ListingRow).returning(
-                            ListingRow.id, ListingRow.product_id, ListingRow.url
-                        ),
-                        new_listings,
-                    ):
-                        listings[pid, url] = (lid, (), 0)  # its state starts at spread 0
-                    new_listings.clear()
+                if new_rows:
+                    ids = conn.scalars(
+                        insert(ListingRow).returning(ListingRow.id, sort_by_parameter_order=True),
+                        new_rows,
+                    ).all()
+                    conn.execute(
+                        insert(ListingState),
+                        [
+                            {"listing_id": lid, "consecutive_failures": 0, "spread": place}
+                            for lid, place in zip(ids, new_places, strict=True)
+                        ],
+                    )
+                    new_rows.clear()
+                    new_places.clear()
+
+            def move(final: bool = False) -> None:
+                if stale and (final or len(stale) >= SYNC_CHUNK):
+                    _bulk_update(conn, ListingState.listing_id, stale, spread=bindparam("spread"))
+                    stale.clear()
 
             for product in config.products:
                 for listing in product.listings:
+                    host = origin_of(listing.url)
+                    place = places.get(host, 0)
+                    places[host] = place + 1
                     key = (product.id, listing.url)
-                    wanted.add(key)
-                    values = (listing.retailer, listing.affiliate_url, listing.currency, True)
-                    found = listings.get(key)
+                    found = stored.get(key)
                     if found is None:
-                        new_listings.append(
+                        new_rows.append(
                             {
                                 "product_id": product.id,
                                 "url": listing.url,
@@ -451,10 +474,14 @@ class Store:
                                 "created_at": now,
                             }
                         )
-                        if len(new_listings) >= SYNC_CHUNK:
+                        new_places.append(place)
+                        if len(new_rows) >= SYNC_CHUNK:
                             insert_new()
-                    elif found[1] != values:
-                        changed_listings.append(
+                        continue
+                    kept.add(key)
+                    values = (listing.retailer, listing.affiliate_url, listing.currency, True)
+                    if found[1] != values:
+                        changed.append(
                             {
                                 "b_id": found[0],
                                 "retailer": listing.retailer,
@@ -462,43 +489,26 @@ class Store:
                                 "currency": listing.currency,
                             }
                         )
-            gone_listings = [
-                {"b_id": lid}
-                for key, (lid, rest, _) in listings.items()
-                if key not in wanted and rest[-1]  # (a row inserted above is wanted)
-            ]
-            del wanted
+                    if found[2] != place:
+                        stale.append({"b_id": found[0], "spread": place})
+                        move()
             insert_new()
+            move(final=True)
             _bulk_update(
                 conn,
                 ListingRow.id,
-                changed_listings,
+                changed,
                 retailer=bindparam("retailer"),
                 affiliate_url=bindparam("affiliate_url"),
                 currency=bindparam("currency"),
                 active=True,
             )
-            _bulk_update(conn, ListingRow.id, gone_listings, active=False)
-            conn.execute(
-                insert(ListingState).from_select(
-                    ["listing_id", "consecutive_failures"],
-                    select(ListingRow.id, literal(0)).where(
-                        ~ListingRow.id.in_(select(ListingState.listing_id))
-                    ),
-                )
-            )
-            # each listing's place among its host's listings, in config order
-            places: dict[str, int] = {}  # per origin: scheme, host and port
-            stale = []
-            for product in config.products:
-                for listing in product.listings:
-                    placed = listings[product.id, listing.url]
-                    host = origin_of(listing.url)
-                    place = places.get(host, 0)
-                    places[host] = place + 1
-                    if placed[2] != place:
-                        stale.append({"b_id": placed[0], "spread": place})
-            _bulk_update(conn, ListingState.listing_id, stale, spread=bindparam("spread"))
+            gone = [
+                {"b_id": lid}
+                for key, (lid, columns_now, _) in stored.items()
+                if key not in kept and columns_now[-1]
+            ]
+            _bulk_update(conn, ListingRow.id, gone, active=False)
 
     def active_listings(self, ids: Sequence[int] | None = None) -> list[ListingRef]:
         """Every active listing (or those of ``ids``) with its validators, in id order."""

@@ -380,6 +380,13 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes in /proc")
 def test_what_a_killed_helper_left_is_checked_by_the_run(
     big_farm: ShopFarm, tmp_path: Path, db_url: str
@@ -390,8 +397,8 @@ def test_what_a_killed_helper_left_is_checked_by_the_run(
         deadline = time.monotonic() + 60
         helpers: list[int] = []
         while time.monotonic() < deadline and not helpers:
-            # the helper is a child of the forkserver, a child of the run
-            helpers = [h for f in _children(proc.pid) for h in _children(f)]
+            # the helper is a child of the run, named on its command line
+            helpers = [h for h in _children(proc.pid) if b"tracker-helper-" in _cmdline(h)]
             time.sleep(0.05)
         assert helpers, "no helper process started"
         while sum(pages(big_farm).values()) < 40 and time.monotonic() < deadline:

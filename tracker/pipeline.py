@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
-import queue
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter, defaultdict, deque
@@ -49,7 +51,7 @@ from tracker.detect import quarantine_policy
 from tracker.errors import ConfigError
 from tracker.extract import extract
 from tracker.fetch import Fetcher, FetchResult, SharedGate, origin_of
-from tracker.memory import one_malloc_arena
+from tracker.memory import one_malloc_arena, release_free_memory
 from tracker.models import Clock, Offer, PageStatus, utc_now
 from tracker.money import format_amount
 from tracker.politeness import shared_gate_for
@@ -450,6 +452,7 @@ def run_once(
     todo = list(listings) if listings is not None else []
     if listings is None and claim is None:
         todo = store.active_listings()
+        release_free_memory()  # what the sync used, before helpers start beside this process
     expected = len(todo) if claim is None else store.due_count(now=started)
     if on_start is not None:
         on_start(expected)
@@ -668,26 +671,65 @@ class _Logging:
             logging.getLogger(name).setLevel(level)
 
 
-def _helper(
-    config: Config, run_id: int | None, index: int, hosts: Any, out: Any, logs: _Logging
-) -> None:
-    """A helper process of a shared run: asks for hosts on ``hosts`` (a pipe) until none
-    are left, checks their listings and records them under the run ``run_id``, and
-    sends the outcomes of each recorded batch to ``out``; at the end ``("done", index,
-    None)``, or ``("error", index, why)``."""
+# A helper is a fresh interpreter started by the run, with one socket to it: no
+# multiprocessing start method, as "forkserver" and "spawn" each start a process of
+# their own beside the helpers (the fork server, the resource tracker: 27 MB together),
+# and "fork" would copy the run's catalogue into every helper.
+_HELPER_BOOT = (
+    "import json, sys\n"
+    "from multiprocessing.connection import Connection\n"
+    "conn = Connection(int(sys.argv[2]))\n"
+    "sys.path[:] = json.loads(conn.recv_bytes())\n"
+    "from tracker.pipeline import _helper_main\n"
+    "_helper_main(conn)\n"
+)
+
+
+def _start_helper(index: int, *args: Any) -> tuple[subprocess.Popen[bytes], Connection]:
+    """Start helper ``index`` (``tracker-helper`` and its number on its command line) and
+    hand it ``args`` for ``_helper``; its end of the socket is the connection returned."""
+    mine, theirs = socket.socketpair()
+    with theirs:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _HELPER_BOOT, f"tracker-helper-{index}", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+        )
+    conn = Connection(mine.detach())
+    conn.send_bytes(json.dumps(sys.path).encode())
+    conn.send((index, *args))
+    return proc, conn
+
+
+def _helper_main(conn: Connection) -> None:
+    """A helper process: what ``_start_helper`` sends, then ``_helper``."""
     one_malloc_arena()
+    index, config, run_id, logs = conn.recv()
+    try:
+        _helper(config, run_id, index, conn, logs)
+    except BaseException:
+        sys.exit(1)
+
+
+def _helper(
+    config: Config, run_id: int | None, index: int, conn: Connection, logs: _Logging
+) -> None:
+    """A helper process of a shared run: asks the run for hosts on ``conn`` until none are
+    left, checks their listings and records them under the run ``run_id``, and sends
+    the outcomes of each recorded batch; at the end ``("done", None)``, or ``("error",
+    why)``."""
     logs.apply()
     sent: list[tuple[ListingRef, CheckResult, str]] = []
 
     def on_result(ref: ListingRef, result: CheckResult, outcome: str) -> None:
         sent.append((ref, replace(result, page=None), outcome))  # a failing page stays here
         if len(sent) >= FLUSH_EVERY:
-            out.put(("results", index, sent[:]))
+            conn.send(("results", sent[:]))
             sent.clear()
 
     def more() -> list[ListingRef]:
-        hosts.send(index)
-        batch: list[ListingRef] = hosts.recv()
+        conn.send(("more", None))
+        batch: list[ListingRef] = conn.recv()
         return batch
 
     try:
@@ -695,12 +737,15 @@ def _helper(
             summary = RunSummary(run_id=run_id)
             _check_here(config, store, more, summary, now=utc_now, on_result=on_result, pages=0)
         if sent:
-            out.put(("results", index, sent))
-        out.put(("done", index, None))
+            conn.send(("results", sent))
+        conn.send(("done", None))
     except BaseException as exc:
-        if sent:
-            out.put(("results", index, sent))
-        out.put(("error", index, f"{type(exc).__name__}: {exc}"))
+        try:
+            if sent:
+                conn.send(("results", sent))
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        except OSError:
+            pass  # the run is gone
         raise
 
 
@@ -715,81 +760,72 @@ async def _with_helpers(
     """Run ``work`` (this process's share) beside ``count`` helper processes that take
     hosts from ``hosts`` too; their outcomes come into ``summary`` and ``on_result``
     here, as if checked here. ``config`` has one process's share of the concurrency."""
-    ctx = multiprocessing.get_context("forkserver")
-    out = ctx.Queue()
     # a helper needs no product's listings (it is handed its own) and no guide
     share = replace(
         config,
         products=tuple(replace(p, listings=()) for p in config.products),
         guides=(),
     )
-    pipes = [ctx.Pipe() for _ in range(count)]
-    helpers = {
-        i: ctx.Process(
-            target=_helper,
-            args=(share, summary.run_id, i, theirs, out, _Logging.current()),
-            name=f"tracker-helper-{i}",
-            daemon=True,
-        )
-        for i, (_, theirs) in enumerate(pipes, start=1)
-    }
-    for p in helpers.values():
-        p.start()
-    asking: dict[Connection, int] = {mine: i for i, (mine, _) in enumerate(pipes, start=1)}
-    running = set(helpers)
+    logs = _Logging.current()
+    helpers = {i: _start_helper(i, share, summary.run_id, logs) for i in range(1, count + 1)}
+    loop = asyncio.get_running_loop()
+    news: asyncio.Queue[tuple[int, str, Any]] = asyncio.Queue()
+    conns = {conn: i for i, (_, conn) in helpers.items()}
 
-    def dispense() -> None:
-        """Answers the helpers' asks for more hosts while any helper runs."""
-        while running and asking:
-            for ready in multiprocessing.connection.wait(list(asking), timeout=0.2):
+    def serve() -> None:
+        """Answers the helpers' asks for hosts and passes on what they send, until each
+        has said it is done or is gone."""
+        while conns:
+            for ready in multiprocessing.connection.wait(list(conns), timeout=0.2):
                 conn = cast(Connection, ready)
+                i = conns.get(conn)
+                if i is None:  # the run is over
+                    continue
                 try:
-                    conn.recv()
-                    conn.send(hosts.take(asking[conn]))
+                    kind, payload = conn.recv()
+                    if kind == "more":
+                        conn.send(hosts.take(i))
+                        continue
                 except (EOFError, OSError):  # the helper is gone
-                    asking.pop(conn, None)
+                    kind, payload = "gone", None
+                if kind != "results":
+                    conns.pop(conn, None)
+                loop.call_soon_threadsafe(news.put_nowait, (i, kind, payload))
 
     async def collect() -> None:
+        running = set(helpers)
         while running:
-            try:
-                kind, index, payload = await asyncio.to_thread(out.get, True, 0.2)
-            except queue.Empty:
-                for i in list(running):
-                    if helpers[i].exitcode is not None and out.empty():
-                        log.error(
-                            "helper process %d stopped (exit code %s); what it left is "
-                            "checked here",
-                            i,
-                            helpers[i].exitcode,
-                        )
-                        running.discard(i)
-                continue
+            i, kind, payload = await news.get()
             if kind == "results":
                 for ref, result, outcome in payload:
                     summary.add(ref.id, outcome)
                     if on_result is not None:
                         on_result(ref, result, outcome)
-            else:
-                if kind == "error":
-                    log.error(
-                        "helper process %d failed (%s); what it left is checked here",
-                        index,
-                        payload,
-                    )
-                running.discard(index)
+                continue
+            running.discard(i)
+            if kind == "error":
+                log.error("helper process %d failed (%s); what it left is checked here", i, payload)
+            elif kind == "gone":
+                log.error(
+                    "helper process %d stopped (exit code %s); what it left is checked here",
+                    i,
+                    helpers[i][0].wait(),
+                )
 
-    server = threading.Thread(target=dispense, name="tracker-hosts", daemon=True)
+    server = threading.Thread(target=serve, name="tracker-hosts", daemon=True)
     server.start()
     try:
         await asyncio.gather(work, collect())
     finally:
-        running.clear()
+        conns.clear()
         server.join()
-        for p in helpers.values():
-            p.join(timeout=5)
-            if p.is_alive():
-                p.kill()
-        out.close()
+        for proc, conn in helpers.values():
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            conn.close()
 
 
 def _check_left_over(

@@ -415,3 +415,34 @@ def test_what_a_killed_helper_left_is_checked_by_the_run(
     assert len(pages(big_farm)) == total
     assert set(recorded(db_url)) == set(range(1, total + 1))
     assert len(runs(db_url)) == 1
+
+
+def test_a_run_reads_its_listings_in_batches_that_keep_the_hosts_interleaved(
+    big_farm: ShopFarm, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracker.pipeline as pipeline
+
+    # a run holds only its listings' ids and reads the listings a batch at a time
+    monkeypatch.setattr(pipeline, "FEED_BATCH", 7)  # many batches, none a multiple of 4 hosts
+    big_farm.clear_faults()
+    big_farm.reset_log()
+    path = write_config(
+        big_farm,
+        tmp_path,
+        fetch="processes = 1\nconcurrency = 2\nper_host_concurrency = 1\nper_host_delay = 0\n",
+        schedule="",
+    )
+    with open_store(db_url) as store:
+        summary = pipeline.run_once(load_config(path), store=store)
+    total = len(big_farm.shops) * BIG
+    assert summary.checked == total and summary.failed == 0
+    assert set(pages(big_farm).values()) == {1} and len(pages(big_farm)) == total
+    assert set(recorded(db_url).values()) == {1} and len(recorded(db_url)) == total
+    # every host in turn: the first eight pages asked for come from all four shops
+    first = sorted(
+        (r.started, s.name)
+        for s in big_farm.shops
+        for r in s.requests()
+        if r.path not in ("/robots.txt", "/")
+    )
+    assert {name for _, name in first[:8]} == {s.name for s in big_farm.shops}

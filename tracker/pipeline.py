@@ -25,8 +25,9 @@ import subprocess
 import sys
 import threading
 import time
+from array import array
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -76,6 +77,7 @@ log = logging.getLogger(__name__)
 
 ResultHook = Callable[[ListingRef, CheckResult, str], None]
 FLUSH_EVERY = 50
+FEED_BATCH = 2_000  # listings a run reads from its plan at a time (when not shared)
 AMAZON_NOT_CONFIGURED = (
     "Amazon prices and availability may only come from Amazon's Creators API: add an "
     "[amazon] table to the configuration (credential_id, credential_version, partner_tags) "
@@ -447,38 +449,45 @@ def run_once(
     recorded.
     """
     started = now()
+    amazon = config.amazon_listings()
+
+    def is_amazon(ref: ListingRef) -> bool:
+        return (ref.product_id, ref.url) in amazon
+
+    todo = list(listings) if listings is not None else []
+    # every active listing: its id by host, read a batch at a time when its turn comes
+    by_host: dict[str, array[int]] | None = None
+    todo_ids: list[int] = []
     if listings is None and claim is None:
         store.sync_config(config, now=started)
-    todo = list(listings) if listings is not None else []
-    if listings is None and claim is None:
-        todo = store.active_listings()
+        by_host, todo_ids = store.active_ids_by_origin(apart=lambda *key: key in amazon)
         release_free_memory()  # what the sync used, before helpers start beside this process
-    expected = len(todo) if claim is None else store.due_count(now=started)
+    if by_host is not None:
+        expected = sum(map(len, by_host.values())) + len(todo_ids)
+    else:
+        expected = len(todo) if claim is None else store.due_count(now=started)
     if on_start is not None:
         on_start(expected)
     summary = RunSummary(started_at=started)
     summary.run_id = store.start_run(now=started)
 
     hosts: _Hosts | None = None  # hosts shared with helper processes (a big run)
+    turns: Iterator[list[int]] = iter(())  # the plan in host turns, when it is not shared
 
     def batches() -> list[ListingRef]:
-        nonlocal todo
+        nonlocal todo, todo_ids
         if claim is not None:
             return claim()
-        batch, todo = todo, []
-        if hosts is not None:
-            batch += hosts.take(0)
-        return batch
-
-    amazon = config.amazon_listings()
-
-    def is_amazon(ref: ListingRef) -> bool:
-        return (ref.product_id, ref.url) in amazon
+        if by_host is None:
+            batch, todo = todo, []
+            return batch
+        ids, todo_ids = todo_ids, []  # (the Amazon listings, first)
+        ids += hosts.take(0) if hosts is not None else next(turns, [])
+        return store.active_listings(ids) if ids else []
 
     helpers = 0
     reading = expected  # pages that may be read in other processes (see _Readers)
-    if _may_split(config, claim, now, transport, stop):
-        by_host = _by_host(ref for ref in todo if not is_amazon(ref))
+    if by_host is not None and _may_split(config, claim, now, transport, stop):
         cpu_bound = _cpu_bound(config, by_host)
         helpers = _helpers_for(config, by_host, cpu_bound=cpu_bound)
         if helpers or not cpu_bound:
@@ -488,7 +497,6 @@ def run_once(
             # the run's `concurrency` is shared: this process takes its part, like each helper
             mine = _per_process(config.fetch, helpers + 1)
             config = replace(config, fetch=replace(config.fetch, concurrency=mine))
-            todo = [ref for ref in todo if is_amazon(ref)]  # the pages come from `hosts`
             log.info(
                 "%d listings on %d hosts shared with %d helper process%s",
                 sum(map(len, by_host.values())),
@@ -496,6 +504,8 @@ def run_once(
                 helpers,
                 "" if helpers == 1 else "es",
             )
+    if by_host is not None and hosts is None:
+        turns = _in_turns(by_host, size=FEED_BATCH)
     source = _Source(batches, stop, is_amazon=is_amazon, backlog=config.schedule.claim_batch)
     gate = shared_gate_for(config, store, now=now)
     with _Readers(config, pages=reading) as readers:
@@ -556,17 +566,28 @@ def _per_process(fetch: FetchSettings, processes: int) -> int:
     return max(1, fetch.concurrency // processes)
 
 
-def _by_host(pages: Iterable[ListingRef]) -> dict[str, list[ListingRef]]:
-    """Page listings by origin (scheme, host and port), in their order."""
-    groups: dict[str, list[ListingRef]] = defaultdict(list)
-    for ref in pages:
-        groups[origin_of(ref.url)].append(ref)
-    return groups
+def _in_turns(by_host: Mapping[str, Sequence[int]], *, size: int) -> Iterator[list[int]]:
+    """The ids of every host in turn (one of each, then a second of each...), ``size``
+    at a time: a run's plan handed out in batches that keep its hosts interleaved."""
+    turns = [iter(ids) for ids in by_host.values()]
+    batch: list[int] = []
+    while turns:
+        going = []
+        for ids in turns:
+            lid = next(ids, None)
+            if lid is None:
+                continue
+            going.append(ids)
+            batch.append(lid)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        turns = going
+    if batch:
+        yield batch
 
 
-def _helpers_for(
-    config: Config, by_host: Mapping[str, Sequence[ListingRef]], *, cpu_bound: bool
-) -> int:
+def _helpers_for(config: Config, by_host: Mapping[str, Sized], *, cpu_bound: bool) -> int:
     """How many helper processes a run of these page listings (by host) starts:
     ``[fetch] processes`` - 1, or by default one per other core; none for a run too
     small to gain from them or paced by politeness (see ``_cpu_bound``), and never so
@@ -584,13 +605,13 @@ def _helpers_for(
 CPU_PER_PAGE = 0.01
 
 
-def _cpu_bound(config: Config, by_host: Mapping[str, Sequence[ListingRef]]) -> bool:
+def _cpu_bound(config: Config, by_host: Mapping[str, Sized]) -> bool:
     """Whether reading these pages (by host) takes one core longer than the per-host
     delays make the run last anyway (the busiest host's listings × its delay). If not,
     politeness sets the pace: one process keeps up, and more would only take memory (a
     helper costs about 100 MB)."""
     bound = max(
-        (len(refs) * config.fetch_for(refs[0].url).per_host_delay for refs in by_host.values()),
+        (len(ids) * config.fetch_for(host).per_host_delay for host, ids in by_host.items()),
         default=0.0,
     )
     return sum(map(len, by_host.values())) * CPU_PER_PAGE > bound
@@ -610,7 +631,7 @@ class _Hosts:
 
     def __init__(
         self,
-        by_host: Mapping[str, list[ListingRef]],
+        by_host: Mapping[str, Sequence[int]],
         *,
         processes: int,
         fetch: FetchSettings,
@@ -618,33 +639,34 @@ class _Hosts:
         ordered = sorted(by_host.values(), key=len, reverse=True)
         self.processes = processes
         self.lock = threading.Lock()
-        # the listings each helper process took, by id: what one leaves is checked here
-        self.given: dict[int, list[int]] = defaultdict(list)
-        self.groups: deque[list[ListingRef]] = deque()
-        self.dealt: dict[int, list[list[ListingRef]]] = {}
+        # the listings each helper process took: what one leaves is checked here
+        self.given: dict[int, array[int]] = defaultdict(lambda: array("q"))
+        self.groups: deque[Sequence[int]] = deque()
+        self.dealt: dict[int, list[Sequence[int]]] = {}
         self.per_take = -(-_per_process(fetch, processes) // fetch.per_host_concurrency) + 1
         if fetch.per_host_delay > 0:
             self.dealt = {i: ordered[i::processes] for i in range(processes)}
         else:
             self.groups.extend(ordered)
 
-    def take(self, who: int) -> list[ListingRef]:
+    def take(self, who: int) -> list[int]:
+        """The ids of the listings of the hosts process ``who`` (0: the run's) takes now."""
         with self.lock:
-            out: list[ListingRef] = []
+            out: list[int] = []
             for group in self.dealt.pop(who, []):
                 out.extend(group)
             # (nothing left to take once dealt out); the last hosts, one process's share
             for _ in range(min(self.per_take, -(-len(self.groups) // self.processes))):
                 out.extend(self.groups.popleft())
             if who != 0:  # (this process checks what it takes itself)
-                self.given[who].extend(ref.id for ref in out)
+                self.given[who].extend(out)
             return out
 
-    def untaken(self) -> list[ListingRef]:
+    def untaken(self) -> list[int]:
         """What no process took (a helper stopped before it asked): taken here now."""
         with self.lock:
-            out = [ref for deal in self.dealt.values() for group in deal for ref in group]
-            out += [ref for group in self.groups for ref in group]
+            out = [lid for deal in self.dealt.values() for group in deal for lid in group]
+            out += [lid for group in self.groups for lid in group]
             self.dealt.clear()
             self.groups.clear()
             return out
@@ -727,13 +749,14 @@ def _helper(
             conn.send(("results", sent[:]))
             sent.clear()
 
-    def more() -> list[ListingRef]:
-        conn.send(("more", None))
-        batch: list[ListingRef] = conn.recv()
-        return batch
-
     try:
         with open_store(config.tracker.database, migrate=False) as store:
+
+            def more() -> list[ListingRef]:
+                conn.send(("more", None))
+                ids: list[int] = conn.recv()
+                return store.active_listings(ids) if ids else []
+
             summary = RunSummary(run_id=run_id)
             _check_here(config, store, more, summary, now=utc_now, on_result=on_result, pages=0)
         if sent:
@@ -839,8 +862,8 @@ def _check_left_over(
     """Check here what helper processes took and left unchecked (one failed or was
     killed), and the hosts no process took."""
     left_ids = [i for ids in hosts.given.values() for i in ids if i not in summary.checked_ids]
+    left_ids += hosts.untaken()
     left = store.active_listings(left_ids) if left_ids else []
-    left += hosts.untaken()
     if left:
         once = iter([left])
         batches = functools.partial(next, once, [])

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -509,6 +510,32 @@ class Store:
                 if key not in kept and columns_now[-1]
             ]
             _bulk_update(conn, ListingRow.id, gone, active=False)
+
+    def active_ids_by_origin(
+        self, *, apart: Callable[[str, str], bool] | None = None
+    ) -> tuple[dict[str, array[int]], list[int]]:
+        """Every active listing's id, by the origin (scheme, host and port) of its URL,
+        in id order: a run's plan, 8 bytes a listing, whose listings are read when
+        their turn comes (``active_listings(ids)``). The ids of the listings ``apart``
+        picks by product id and URL (Amazon's) come on their own."""
+        by_origin: dict[str, array[int]] = {}
+        picked: list[int] = []
+        stmt = (
+            select(ListingRow.id, ListingRow.product_id, ListingRow.url)
+            .where(ListingRow.active.is_(True))
+            .order_by(ListingRow.id)
+        )
+        with self._connection() as conn:
+            for lid, pid, url in conn.execute(stmt):
+                if apart is not None and apart(pid, url):
+                    picked.append(lid)
+                    continue
+                origin = origin_of(url)
+                ids = by_origin.get(origin)
+                if ids is None:
+                    ids = by_origin[origin] = array("q")
+                ids.append(lid)
+        return by_origin, picked
 
     def active_listings(self, ids: Sequence[int] | None = None) -> list[ListingRef]:
         """Every active listing (or those of ``ids``) with its validators, in id order."""

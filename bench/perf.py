@@ -269,13 +269,15 @@ class Bench:
         per_host: int,
         delay: float,
         profile: str | None = None,
+        urls: list[tuple[int, str, int]] | None = None,
     ) -> dict[str, Any]:
         db = rundir / "tracker.sqlite3"
         cfg = rundir / "config.toml"
         if fresh:
             shutil.rmtree(rundir, ignore_errors=True)
             rundir.mkdir(parents=True)
-            urls = [(ls.index, ls.url, ls.host) for ls in farm.listings[:n]]
+            if urls is None:
+                urls = [(ls.index, ls.url, ls.host) for ls in farm.listings[:n]]
             tracker_config(
                 cfg, db, urls, concurrency=self.args.concurrency, per_host=per_host, delay=delay
             )
@@ -432,6 +434,31 @@ class Bench:
                 )
             if "naive" in tools:  # the naive loop has no validators: warm is cold again
                 self.record(self.naive(farm, n, "warm", base / "naive") | {"rep": rep})
+
+    def memory(self, farm: Farm, n: int) -> None:
+        """tracker alone, cold, at ``n`` listings, more than the farm has pages: each
+        page is listed under several query strings (``?v=0``, ``?v=1``, ...), which
+        nginx serves as the same file. Its peak memory against the smaller N shows
+        whether memory grows with N."""
+        pages = farm.listings
+        urls = []
+        for i in range(n):
+            ls = pages[i % len(pages)]
+            sep = "&" if "?" in ls.url else "?"
+            urls.append((i, f"{ls.url}{sep}v={i // len(pages)}", ls.host))
+        base = self.work / "runs" / f"memory{n}"
+        for rep in range(self.args.repeat):
+            row = self.tracker(
+                farm,
+                n,
+                "cold",
+                base,
+                fresh=True,
+                per_host=self.args.concurrency,
+                delay=0,
+                urls=urls,
+            )
+            self.record(row | {"rep": rep, "variants": -(-n // len(pages))})
 
     def polite(self, farm: Farm, n: int) -> None:
         """Politeness on: one request at a time per host, ``delay`` between starts."""
@@ -698,6 +725,12 @@ def main() -> None:
     ap.add_argument("--profile", choices=["py-spy", "pyinstrument", "none"], default="py-spy")
     ap.add_argument("--skip-check", action="store_true", help="skip the 1 MB extraction timing")
     ap.add_argument("--skip-wrk", action="store_true")
+    ap.add_argument(
+        "--memory-listings",
+        type=int,
+        default=0,
+        help="also run tracker alone, cold, at this N (each farm page listed several times)",
+    )
     ap.add_argument("--workdir", default="/tmp/tracker-bench")
     ap.add_argument("--json", default=str(HERE / "results" / "perf.json"))
     args = ap.parse_args()
@@ -730,6 +763,9 @@ def main() -> None:
         for n in sizes:
             print(f"N = {n}: politeness off (concurrency {args.concurrency})", flush=True)
             bench.throughput(farm, n)
+        if args.memory_listings and "tracker" in args.tools:
+            print(f"N = {args.memory_listings}: tracker alone, cold (memory)", flush=True)
+            bench.memory(farm, args.memory_listings)
         if args.polite_listings:
             print(f"N = {args.polite_listings}: politeness on", flush=True)
             bench.polite(farm, args.polite_listings)

@@ -140,7 +140,6 @@ class RunSummary:
     unchanged: int = 0
     held: int = 0  # suspicious changes waiting for an editor
     failures: Counter[str] = field(default_factory=Counter)
-    changed_listings: list[int] = field(default_factory=list)
     checked_ids: set[int] = field(default_factory=set)
     stopped: bool = False  # a stop was requested before every listing was checked
     started_at: datetime | None = None
@@ -160,10 +159,8 @@ class RunSummary:
         self.checked_ids.add(listing_id)
         if outcome == NEW:
             self.new += 1
-            self.changed_listings.append(listing_id)
         elif outcome == CHANGED:
             self.changed += 1
-            self.changed_listings.append(listing_id)
         elif outcome == UNCHANGED:
             self.unchanged += 1
         elif outcome == HELD:

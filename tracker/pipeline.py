@@ -27,7 +27,7 @@ import threading
 import time
 from array import array
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -455,10 +455,24 @@ def run_once(
     # every active listing: its id by host, read a batch at a time when its turn comes
     by_host: dict[str, array[int]] | None = None
     todo_ids: list[int] = []
+    helpers: list[_Helper] = []  # started before the sync, so as to be ready after it
+    cpu_bound = True
+    if listings is None and claim is None and _may_split(config, claim, now, transport, stop):
+        pages = Counter(
+            origin_of(listing.url)
+            for product, listing in config.iter_listings()
+            if (product.id, listing.url) not in amazon
+        )
+        cpu_bound = _cpu_bound(config, pages)
+        helpers = [_launch_helper(i + 1) for i in range(_helpers_for(config, pages, cpu_bound))]
     if listings is None and claim is None:
-        store.sync_config(config, now=started)
-        by_host, todo_ids = store.active_ids_by_origin(apart=lambda *key: key in amazon)
-        release_free_memory()  # what the sync used, before helpers start beside this process
+        try:
+            store.sync_config(config, now=started)
+            by_host, todo_ids = store.active_ids_by_origin(apart=lambda *key: key in amazon)
+        except BaseException:
+            _stop_helpers(helpers)
+            raise
+        release_free_memory()  # what the sync used, before the helpers get to work
     if by_host is not None:
         expected = sum(map(len, by_host.values())) + len(todo_ids)
     else:
@@ -482,25 +496,21 @@ def run_once(
         ids += hosts.take(0) if hosts is not None else next(turns, [])
         return store.active_listings(ids) if ids else []
 
-    helpers = 0
     reading = expected  # pages that may be read in other processes (see _Readers)
-    if by_host is not None and _may_split(config, claim, now, transport, stop):
-        cpu_bound = _cpu_bound(config, by_host)
-        helpers = _helpers_for(config, by_host, cpu_bound=cpu_bound)
-        if helpers or not cpu_bound:
-            reading = 0  # read by the helpers, or paced by politeness: reading here keeps up
-        if helpers:
-            hosts = _Hosts(by_host, processes=helpers + 1, fetch=config.fetch)
-            # the run's `concurrency` is shared: this process takes its part, like each helper
-            mine = _per_process(config.fetch, helpers + 1)
-            config = replace(config, fetch=replace(config.fetch, concurrency=mine))
-            log.info(
-                "%d listings on %d hosts shared with %d helper process%s",
-                sum(map(len, by_host.values())),
-                len(by_host),
-                helpers,
-                "" if helpers == 1 else "es",
-            )
+    if helpers or not cpu_bound:
+        reading = 0  # read by the helpers, or paced by politeness: reading here keeps up
+    if by_host is not None and helpers:
+        hosts = _Hosts(by_host, processes=len(helpers) + 1, fetch=config.fetch)
+        # the run's `concurrency` is shared: this process takes its part, like each helper
+        mine = _per_process(config.fetch, len(helpers) + 1)
+        config = replace(config, fetch=replace(config.fetch, concurrency=mine))
+        log.info(
+            "%d listings on %d hosts shared with %d helper process%s",
+            sum(map(len, by_host.values())),
+            len(by_host),
+            len(helpers),
+            "" if len(helpers) == 1 else "es",
+        )
     if by_host is not None and hosts is None:
         turns = _in_turns(by_host, size=FEED_BATCH)
     source = _Source(batches, stop, is_amazon=is_amazon, backlog=config.schedule.claim_batch)
@@ -584,17 +594,17 @@ def _in_turns(by_host: Mapping[str, Sequence[int]], *, size: int) -> Iterator[li
         yield batch
 
 
-def _helpers_for(config: Config, by_host: Mapping[str, Sized], *, cpu_bound: bool) -> int:
-    """How many helper processes a run of these page listings (by host) starts:
-    ``[fetch] processes`` - 1, or by default one per other core; none for a run too
-    small to gain from them or paced by politeness (see ``_cpu_bound``), and never so
-    many that a process would have no host."""
+def _helpers_for(config: Config, pages: Mapping[str, int], cpu_bound: bool) -> int:
+    """How many helper processes a run of these page listings (their number by host)
+    starts: ``[fetch] processes`` - 1, or by default one per other core; none for a run
+    too small to gain from them or paced by politeness (see ``_cpu_bound``), and never
+    so many that a process would have no host."""
     wanted = (config.fetch.processes or _cores()) - 1
-    if wanted < 1 or sum(map(len, by_host.values())) < _Readers.MIN_PAGES:
+    if wanted < 1 or sum(pages.values()) < _Readers.MIN_PAGES:
         return 0
     if config.fetch.processes is None and not cpu_bound:
         return 0
-    return min(wanted, len(by_host) - 1)
+    return min(wanted, len(pages) - 1)
 
 
 # CPU seconds a page costs at most, every step together, on average: about 4 ms on the
@@ -602,16 +612,16 @@ def _helpers_for(config: Config, by_host: Mapping[str, Sized], *, cpu_bound: boo
 CPU_PER_PAGE = 0.01
 
 
-def _cpu_bound(config: Config, by_host: Mapping[str, Sized]) -> bool:
-    """Whether reading these pages (by host) takes one core longer than the per-host
-    delays make the run last anyway (the busiest host's listings × its delay). If not,
-    politeness sets the pace: one process keeps up, and more would only take memory (a
-    helper costs about 100 MB)."""
+def _cpu_bound(config: Config, pages: Mapping[str, int]) -> bool:
+    """Whether reading these pages (their number by host) takes one core longer than
+    the per-host delays make the run last anyway (the busiest host's listings × its
+    delay). If not, politeness sets the pace: one process keeps up, and more would only
+    take memory (a helper costs about 100 MB)."""
     bound = max(
-        (len(ids) * config.fetch_for(host).per_host_delay for host, ids in by_host.items()),
+        (count * config.fetch_for(host).per_host_delay for host, count in pages.items()),
         default=0.0,
     )
-    return sum(map(len, by_host.values())) * CPU_PER_PAGE > bound
+    return sum(pages.values()) * CPU_PER_PAGE > bound
 
 
 class _Hosts:
@@ -704,9 +714,13 @@ _HELPER_BOOT = (
 )
 
 
-def _start_helper(index: int, *args: Any) -> tuple[subprocess.Popen[bytes], Connection]:
-    """Start helper ``index`` (``tracker-helper`` and its number on its command line) and
-    hand it ``args`` for ``_helper``; its end of the socket is the connection returned."""
+_Helper = tuple[subprocess.Popen[bytes], Connection]
+
+
+def _launch_helper(index: int) -> _Helper:
+    """Start helper ``index`` (``tracker-helper`` and its number on its command line):
+    it loads its modules while the run syncs, then waits for its work (``_helper``'s
+    arguments, sent by ``_with_helpers``) on the socket whose other end is returned."""
     mine, theirs = socket.socketpair()
     with theirs:
         proc = subprocess.Popen(
@@ -716,14 +730,28 @@ def _start_helper(index: int, *args: Any) -> tuple[subprocess.Popen[bytes], Conn
         )
     conn = Connection(mine.detach())
     conn.send_bytes(json.dumps(sys.path).encode())
-    conn.send((index, *args))
     return proc, conn
 
 
+def _stop_helpers(helpers: Iterable[_Helper]) -> None:
+    """Close the helpers' sockets (one still waiting for work then ends) and wait for
+    them to end: 5 s, then killed."""
+    for proc, conn in helpers:
+        conn.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _helper_main(conn: Connection) -> None:
-    """A helper process: what ``_start_helper`` sends, then ``_helper``."""
+    """A helper process: what ``_with_helpers`` sends, then ``_helper``."""
     one_malloc_arena()
-    index, config, run_id, logs = conn.recv()
+    try:
+        index, config, run_id, logs = conn.recv()
+    except EOFError:  # the run stopped before it had work for this helper
+        return
     try:
         _helper(config, run_id, index, conn, logs)
     except BaseException:
@@ -773,13 +801,14 @@ async def _with_helpers(
     work: Coroutine[Any, Any, None],
     config: Config,
     hosts: _Hosts,
-    count: int,
+    started: Sequence[_Helper],
     summary: RunSummary,
     on_result: ResultHook | None,
 ) -> None:
-    """Run ``work`` (this process's share) beside ``count`` helper processes that take
-    hosts from ``hosts`` too; their outcomes come into ``summary`` and ``on_result``
-    here, as if checked here. ``config`` has one process's share of the concurrency."""
+    """Run ``work`` (this process's share) beside the ``started`` helper processes,
+    which take hosts from ``hosts`` too; their outcomes come into ``summary`` and
+    ``on_result`` here, as if checked here. ``config`` has one process's share of the
+    concurrency."""
     # a helper needs no product's listings (it is handed its own) and no guide
     share = replace(
         config,
@@ -787,7 +816,9 @@ async def _with_helpers(
         guides=(),
     )
     logs = _Logging.current()
-    helpers = {i: _start_helper(i, share, summary.run_id, logs) for i in range(1, count + 1)}
+    helpers = dict(enumerate(started, start=1))
+    for i, (_, conn) in helpers.items():
+        conn.send((i, share, summary.run_id, logs))
     loop = asyncio.get_running_loop()
     news: asyncio.Queue[tuple[int, str, Any]] = asyncio.Queue()
     conns = {conn: i for i, (_, conn) in helpers.items()}
@@ -839,13 +870,7 @@ async def _with_helpers(
     finally:
         conns.clear()
         server.join()
-        for proc, conn in helpers.values():
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            conn.close()
+        _stop_helpers(helpers.values())
 
 
 def _check_left_over(

@@ -767,31 +767,36 @@ def _helper(
     why)``."""
     logs.apply()
     sent: list[tuple[ListingRef, CheckResult, str]] = []
+    sending = threading.Lock()  # outcomes go from the event loop, asks from a thread
+
+    def send(message: tuple[str, Any]) -> None:
+        with sending:
+            conn.send(message)
 
     def on_result(ref: ListingRef, result: CheckResult, outcome: str) -> None:
         sent.append((ref, replace(result, page=None), outcome))  # a failing page stays here
         if len(sent) >= FLUSH_EVERY:
-            conn.send(("results", sent[:]))
+            send(("results", sent[:]))
             sent.clear()
 
     try:
         with open_store(config.tracker.database, migrate=False) as store:
 
             def more() -> list[ListingRef]:
-                conn.send(("more", None))
+                send(("more", None))
                 ids: list[int] = conn.recv()
                 return store.active_listings(ids) if ids else []
 
             summary = RunSummary(run_id=run_id)
             _check_here(config, store, more, summary, now=utc_now, on_result=on_result, pages=0)
         if sent:
-            conn.send(("results", sent))
-        conn.send(("done", None))
+            send(("results", sent))
+        send(("done", None))
     except BaseException as exc:
         try:
             if sent:
-                conn.send(("results", sent))
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+                send(("results", sent))
+            send(("error", f"{type(exc).__name__}: {exc}"))
         except OSError:
             pass  # the run is gone
         raise

@@ -1281,7 +1281,6 @@ def test_normalize_availability(value: object, expected: Availability | None) ->
         (b"<title>Caf\xff</title>", None, "Caf\ufffd"),
         (b"<title>Caf\xc3\xa9\xe2\x82</title>", "text/html; charset=UTF-8", "Caf\u00e9\ufffd"),
         (b"<title>Ca\x00f\xc3\xa9</title>", None, "Caf\u00e9"),
-        ("\ufeff<title>Caf\u00e9</title>".encode(), "text/html; charset=utf-8", "Caf\u00e9"),
     ],
 )
 def test_decoding(body: bytes, content_type: str | None, expected_title: str) -> None:

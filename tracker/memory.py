@@ -12,6 +12,7 @@ affected; the threads are few, so they barely contend for the one arena.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 M_ARENA_MAX = -8  # glibc's <malloc.h>
 
@@ -22,19 +23,21 @@ def one_malloc_arena() -> bool:
     """Have every thread of this process share one malloc arena; call it before the
     process starts threads (the CLI, a helper process and a page-reading process each
     call it first). False where the C library has no ``mallopt`` (not glibc)."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(M_ARENA_MAX, 1))
+    mallopt = _libc("mallopt")
+    return mallopt is not None and bool(mallopt(M_ARENA_MAX, 1))
 
 
 def release_free_memory() -> bool:
     """Give the memory malloc holds free back to the system (glibc ``malloc_trim``),
     after a step that used much of it once: a first sync of 100,000 listings leaves
     about 15 MB free but held. False where the C library has no ``malloc_trim``."""
+    malloc_trim = _libc("malloc_trim")
+    return malloc_trim is not None and bool(malloc_trim(0))
+
+
+def _libc(name: str) -> Any:
+    """The C library's function ``name``, or None where it has none."""
     try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim
+        return getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
-        return False
-    return bool(malloc_trim(0))
+        return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import json
 import logging
 import multiprocessing
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -75,6 +76,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 ResultHook = Callable[[ListingRef, CheckResult, str], None]
 FLUSH_EVERY = 50
 FEED_BATCH = 2_000  # listings a run reads from its plan at a time (when not shared)
@@ -415,16 +417,23 @@ def amazon_result(
 
 def interleave_by_host(listings: Iterable[ListingRef]) -> list[ListingRef]:
     """Round-robin over hosts, so that politeness delays on one host do not stall the rest."""
-    queues: dict[str, deque[ListingRef]] = defaultdict(deque)
+    groups: dict[str, list[ListingRef]] = defaultdict(list)
     for listing in listings:
-        queues[origin_of(listing.url)].append(listing)
-    order: list[ListingRef] = []
-    while queues:
-        for key in list(queues):
-            order.append(queues[key].popleft())
-            if not queues[key]:
-                del queues[key]
-    return order
+        groups[origin_of(listing.url)].append(listing)
+    return list(_in_turn(groups.values()))
+
+
+def _in_turn(groups: Iterable[Iterable[T]]) -> Iterator[T]:
+    """The items of every group in turn: the first of each, then the second of each..."""
+    turns = [iter(group) for group in groups]
+    while turns:
+        going = []
+        for items in turns:
+            for item in items:  # (its next one, if any)
+                yield item
+                going.append(items)
+                break
+        turns = going
 
 
 def run_once(
@@ -455,24 +464,10 @@ def run_once(
     # every active listing: its id by host, read a batch at a time when its turn comes
     by_host: dict[str, array[int]] | None = None
     todo_ids: list[int] = []
-    helpers: list[_Helper] = []  # started before the sync, so as to be ready after it
-    cpu_bound = True
-    if listings is None and claim is None and _may_split(config, claim, now, transport, stop):
-        pages = Counter(
-            origin_of(listing.url)
-            for product, listing in config.iter_listings()
-            if (product.id, listing.url) not in amazon
-        )
-        cpu_bound = _cpu_bound(config, pages)
-        helpers = [_launch_helper(i + 1) for i in range(_helpers_for(config, pages, cpu_bound))]
     if listings is None and claim is None:
-        try:
-            store.sync_config(config, now=started)
-            by_host, todo_ids = store.active_ids_by_origin(apart=lambda *key: key in amazon)
-        except BaseException:
-            _stop_helpers(helpers)
-            raise
-        release_free_memory()  # what the sync used, before the helpers get to work
+        store.sync_config(config, now=started)
+        by_host, todo_ids = store.active_ids_by_origin(apart=lambda *key: key in amazon)
+        release_free_memory()  # what the sync used, before helpers start beside this process
     if by_host is not None:
         expected = sum(map(len, by_host.values())) + len(todo_ids)
     else:
@@ -483,7 +478,7 @@ def run_once(
     summary.run_id = store.start_run(now=started)
 
     hosts: _Hosts | None = None  # hosts shared with helper processes (a big run)
-    turns: Iterator[list[int]] = iter(())  # the plan in host turns, when it is not shared
+    turns: Iterator[int] = iter(())  # the plan's ids in host turns, when it is not shared
 
     def batches() -> list[ListingRef]:
         nonlocal todo, todo_ids
@@ -493,26 +488,31 @@ def run_once(
             batch, todo = todo, []
             return batch
         ids, todo_ids = todo_ids, []  # (the Amazon listings, first)
-        ids += hosts.take(0) if hosts is not None else next(turns, [])
+        ids += hosts.take(0) if hosts is not None else itertools.islice(turns, FEED_BATCH)
         return store.active_listings(ids) if ids else []
 
+    helpers = 0
     reading = expected  # pages that may be read in other processes (see _Readers)
-    if helpers or not cpu_bound:
-        reading = 0  # read by the helpers, or paced by politeness: reading here keeps up
-    if by_host is not None and helpers:
-        hosts = _Hosts(by_host, processes=len(helpers) + 1, fetch=config.fetch)
-        # the run's `concurrency` is shared: this process takes its part, like each helper
-        mine = _per_process(config.fetch, len(helpers) + 1)
-        config = replace(config, fetch=replace(config.fetch, concurrency=mine))
-        log.info(
-            "%d listings on %d hosts shared with %d helper process%s",
-            sum(map(len, by_host.values())),
-            len(by_host),
-            len(helpers),
-            "" if len(helpers) == 1 else "es",
-        )
+    if by_host is not None and _may_split(config, claim, now, transport, stop):
+        pages = {host: len(ids) for host, ids in by_host.items()}
+        cpu_bound = _cpu_bound(config, pages)
+        helpers = _helpers_for(config, pages, cpu_bound)
+        if helpers or not cpu_bound:
+            reading = 0  # read by the helpers, or paced by politeness: reading here keeps up
+        if helpers:
+            hosts = _Hosts(by_host, processes=helpers + 1, fetch=config.fetch)
+            # the run's `concurrency` is shared: this process takes its part, like each helper
+            mine = _per_process(config.fetch, helpers + 1)
+            config = replace(config, fetch=replace(config.fetch, concurrency=mine))
+            log.info(
+                "%d listings on %d hosts shared with %d helper process%s",
+                sum(pages.values()),
+                len(pages),
+                helpers,
+                "" if helpers == 1 else "es",
+            )
     if by_host is not None and hosts is None:
-        turns = _in_turns(by_host, size=FEED_BATCH)
+        turns = _in_turn(by_host.values())
     source = _Source(batches, stop, is_amazon=is_amazon, backlog=config.schedule.claim_batch)
     gate = shared_gate_for(config, store, now=now)
     with _Readers(config, pages=reading) as readers:
@@ -571,27 +571,6 @@ def _cores() -> int:
 def _per_process(fetch: FetchSettings, processes: int) -> int:
     """Each process's share of the run's ``concurrency`` (requests in flight)."""
     return max(1, fetch.concurrency // processes)
-
-
-def _in_turns(by_host: Mapping[str, Sequence[int]], *, size: int) -> Iterator[list[int]]:
-    """The ids of every host in turn (one of each, then a second of each...), ``size``
-    at a time: a run's plan handed out in batches that keep its hosts interleaved."""
-    turns = [iter(ids) for ids in by_host.values()]
-    batch: list[int] = []
-    while turns:
-        going = []
-        for ids in turns:
-            lid = next(ids, None)
-            if lid is None:
-                continue
-            going.append(ids)
-            batch.append(lid)
-            if len(batch) >= size:
-                yield batch
-                batch = []
-        turns = going
-    if batch:
-        yield batch
 
 
 def _helpers_for(config: Config, pages: Mapping[str, int], cpu_bound: bool) -> int:
@@ -718,9 +697,9 @@ _Helper = tuple[subprocess.Popen[bytes], Connection]
 
 
 def _launch_helper(index: int) -> _Helper:
-    """Start helper ``index`` (``tracker-helper`` and its number on its command line):
-    it loads its modules while the run syncs, then waits for its work (``_helper``'s
-    arguments, sent by ``_with_helpers``) on the socket whose other end is returned."""
+    """Start helper ``index`` (``tracker-helper`` and its number on its command line);
+    it waits for its work (``_helper``'s arguments, sent by ``_with_helpers``) on the
+    socket whose other end is returned."""
     mine, theirs = socket.socketpair()
     with theirs:
         proc = subprocess.Popen(
@@ -750,7 +729,7 @@ def _helper_main(conn: Connection) -> None:
     one_malloc_arena()
     try:
         index, config, run_id, logs = conn.recv()
-    except EOFError:  # the run stopped before it had work for this helper
+    except EOFError:  # the run ended before it sent the work
         return
     try:
         _helper(config, run_id, index, conn, logs)
@@ -806,14 +785,13 @@ async def _with_helpers(
     work: Coroutine[Any, Any, None],
     config: Config,
     hosts: _Hosts,
-    started: Sequence[_Helper],
+    count: int,
     summary: RunSummary,
     on_result: ResultHook | None,
 ) -> None:
-    """Run ``work`` (this process's share) beside the ``started`` helper processes,
-    which take hosts from ``hosts`` too; their outcomes come into ``summary`` and
-    ``on_result`` here, as if checked here. ``config`` has one process's share of the
-    concurrency."""
+    """Run ``work`` (this process's share) beside ``count`` helper processes that take
+    hosts from ``hosts`` too; their outcomes come into ``summary`` and ``on_result``
+    here, as if checked here. ``config`` has one process's share of the concurrency."""
     # a helper needs no product's listings (it is handed its own) and no guide
     share = replace(
         config,
@@ -821,7 +799,7 @@ async def _with_helpers(
         guides=(),
     )
     logs = _Logging.current()
-    helpers = dict(enumerate(started, start=1))
+    helpers = {i: _launch_helper(i) for i in range(1, count + 1)}
     for i, (_, conn) in helpers.items():
         conn.send((i, share, summary.run_id, logs))
     loop = asyncio.get_running_loop()

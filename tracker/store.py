@@ -451,10 +451,9 @@ class Store:
                     new_rows.clear()
                     new_places.clear()
 
-            def move(final: bool = False) -> None:
-                if stale and (final or len(stale) >= SYNC_CHUNK):
-                    _bulk_update(conn, ListingState.listing_id, stale, spread=bindparam("spread"))
-                    stale.clear()
+            def move() -> None:
+                _bulk_update(conn, ListingState.listing_id, stale, spread=bindparam("spread"))
+                stale.clear()
 
             for product in config.products:
                 for listing in product.listings:
@@ -492,9 +491,10 @@ class Store:
                         )
                     if found[2] != place:
                         stale.append({"b_id": found[0], "spread": place})
-                        move()
+                        if len(stale) >= SYNC_CHUNK:
+                            move()
             insert_new()
-            move(final=True)
+            move()
             _bulk_update(
                 conn,
                 ListingRow.id,

@@ -19,14 +19,13 @@ from decimal import Decimal
 from tracker.config import Config
 from tracker.models import Offer
 from tracker.money import format_amount
-from tracker.schema import Observation
-from tracker.store import QuarantinePolicy
+from tracker.store import PriceSeen, QuarantinePolicy
 
 __all__ = ["quarantine_policy", "suspicious"]
 
 
 def suspicious(
-    previous: Observation | None,
+    previous: PriceSeen | None,
     offer: Offer,
     *,
     max_change: Decimal,
@@ -69,7 +68,7 @@ def quarantine_policy(config: Config, product_of: Mapping[int, str]) -> Quaranti
         product = product_of.get(listing_id)
         return floors.get(product) if product else None
 
-    def policy(listing_id: int, previous: Observation | None, offer: Offer) -> str | None:
+    def policy(listing_id: int, previous: PriceSeen | None, offer: Offer) -> str | None:
         return suspicious(
             previous,
             offer,

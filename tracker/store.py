@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    Table,
     and_,
     bindparam,
     create_engine,
@@ -88,8 +89,20 @@ HOST_CHANNEL = "tracker_hosts"  # PostgreSQL NOTIFY channel: a host's slot was f
 PENDING, APPROVED, REJECTED, SUPERSEDED = "pending", "approved", "rejected", "superseded"
 MAX_SAVED_PAGE = 2_000_000
 
-QuarantinePolicy = Callable[[int, "Observation | None", Offer], "str | None"]
-"""(listing id, the published state or None, the new offer) -> why it is suspicious, or None."""
+
+class PriceSeen(Protocol):
+    """What a quarantine policy reads of the published observation."""
+
+    @property
+    def price(self) -> Decimal | None: ...
+
+    @property
+    def currency(self) -> str | None: ...
+
+
+QuarantinePolicy = Callable[[int, PriceSeen | None, Offer], "str | None"]
+"""(listing id, the published observation or None, the new offer) -> why it is
+suspicious, or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -838,61 +851,32 @@ class Store:
         """
         if not results:
             return []
-        with self.session() as s:
-            ids = {r.listing_id for r in results}
-            states = {
-                st.listing_id: st
-                for st in s.scalars(select(ListingState).where(ListingState.listing_id.in_(ids)))
-            }
-            obs_ids = [
-                i
-                for st in states.values()
-                for i in (st.observation_id, st.pending_observation_id)
-                if i
-            ]
-            current = {
-                o.id: o for o in s.scalars(select(Observation).where(Observation.id.in_(obs_ids)))
-            }
-            rejected: dict[int, set[tuple[Any, ...]]] = {}
-            stmt = (
-                select(Quarantine.listing_id, Observation)
-                .join(Observation, Observation.id == Quarantine.observation_id)
-                .where(Quarantine.listing_id.in_(ids), Quarantine.status == REJECTED)
-            )
-            for listing_id, o in s.execute(stmt).all():
-                rejected.setdefault(listing_id, set()).add(_key_of(o))
+        with self._connection() as conn:
+            batch = _Batch(conn, {r.listing_id for r in results})
             outcomes = []
-            later: list[Callable[[], None]] = []  # what needs the ids of new observations
             touched: set[int] = set()
             for result in results:
-                if result.listing_id in touched and later:
-                    # the same listing twice in one batch: its first check must be whole
-                    _settle(s, later, current)
+                if result.listing_id in touched and batch.later:
+                    batch.settle()  # the same listing twice in one batch: its first check first
                 touched.add(result.listing_id)
-                state = states.get(result.listing_id)
-                if state is None:
-                    state = ListingState(listing_id=result.listing_id, consecutive_failures=0)
-                    s.add(state)
-                    states[result.listing_id] = state
-                recorder = _Recorder(
-                    s, state, current, rejected.get(result.listing_id, set()), later
-                )
+                state = batch.state(result.listing_id)
+                recorder = _Recorder(batch, state, batch.rejected.get(result.listing_id, set()))
                 outcome = recorder.apply(result, policy)
-                s.add(
-                    FetchLog(
-                        listing_id=result.listing_id,
-                        run_id=run_id,
-                        started_at=result.checked_at,
-                        duration_ms=result.duration_ms,
-                        http_status=result.http_status,
-                        outcome=outcome,
-                        error=result.error,
-                        attempts=result.attempts,
-                        bytes=result.size,
-                    )
+                batch.logs.append(
+                    {
+                        "listing_id": result.listing_id,
+                        "run_id": run_id,
+                        "started_at": result.checked_at,
+                        "duration_ms": result.duration_ms,
+                        "http_status": result.http_status,
+                        "outcome": outcome,
+                        "error": result.error,
+                        "attempts": result.attempts,
+                        "bytes": result.size,
+                    }
                 )
                 outcomes.append(outcome)
-            _settle(s, later, current)
+            batch.write()
             return outcomes
 
     # -- quarantine ----------------------------------------------------------------------------
@@ -1222,7 +1206,7 @@ def copy_database(source: Store, target: Store, *, batch: int = 2000) -> dict[st
     return copied
 
 
-def _key_of(o: Observation) -> tuple[Any, ...]:
+def _key_of(o: _Seen) -> tuple[Any, ...]:
     return (o.status, o.price, o.currency, o.availability)
 
 
@@ -1231,114 +1215,119 @@ def _offer_key(offer: Offer) -> tuple[Any, ...]:
     return (offer.status.value, offer.price, offer.currency, availability)
 
 
-class _Recorder:
-    """Applies one check to a listing's state inside a transaction."""
+_STATES = cast(Table, ListingState.__table__)
+_OBSERVATIONS = cast(Table, Observation.__table__)
+_FETCH_LOG = cast(Table, FetchLog.__table__)
+_QUARANTINE = cast(Table, Quarantine.__table__)
+_FAILURE_PAGES = cast(Table, FailurePage.__table__)
+_STATE_DEFAULTS: dict[str, Any] = {c.name: None for c in _STATES.columns} | {
+    "consecutive_failures": 0,
+    "spread": 0,
+}
 
-    def __init__(
-        self,
-        s: Session,
-        state: ListingState,
-        current: dict[int, Observation],
-        rejected: set[tuple[Any, ...]],
-        later: list[Callable[[], None]],
-    ) -> None:
-        self.s, self.state, self.current, self.rejected = s, state, current, rejected
-        self.later = later
-        self.published = current.get(state.observation_id) if state.observation_id else None
-        self.pending = (
-            current.get(state.pending_observation_id) if state.pending_observation_id else None
+
+@dataclass(slots=True)
+class _Seen:
+    """An observation as the recorder reads and writes it (no ORM: this is the hot path)."""
+
+    id: int | None
+    listing_id: int
+    status: str
+    price: Decimal | None
+    currency: str | None
+    availability: str | None
+    method: str | None
+    first_seen: datetime
+    last_seen: datetime
+    checks: int
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "listing_id": self.listing_id,
+            "status": self.status,
+            "price": self.price,
+            "currency": self.currency,
+            "availability": self.availability,
+            "method": self.method,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "checks": self.checks,
+        }
+
+
+class _Batch:
+    """One transaction's worth of checks, applied to plain rows and written with a few
+    statements: the states and observations it needs are read once, new observations are
+    inserted together, and updates go out as one executemany per set of changed columns
+    (so a concurrent writer's columns are left alone, as a per-column update would)."""
+
+    def __init__(self, conn: Connection, ids: set[int]) -> None:
+        self.conn = conn
+        self.states = {
+            row.listing_id: dict(row._mapping)
+            for row in conn.execute(select(_STATES).where(_STATES.c.listing_id.in_(ids)))
+        }
+        self.fresh: set[int] = set()  # states to insert
+        self.dirty: dict[int, set[str]] = {}  # stored states: the columns that changed
+        obs_ids = [
+            i
+            for st in self.states.values()
+            for i in (st["observation_id"], st["pending_observation_id"])
+            if i
+        ]
+        self.seen: dict[int, _Seen] = {
+            row.id: _Seen(**row._mapping)
+            for row in conn.execute(select(_OBSERVATIONS).where(_OBSERVATIONS.c.id.in_(obs_ids)))
+        }
+        self.extended: set[int] = set()  # observations whose last_seen / checks moved
+        self.new: list[_Seen] = []  # observations waiting for their ids
+        self.later: list[Callable[[], None]] = []  # what needs the ids of new observations
+        self.rejected: dict[int, set[tuple[Any, ...]]] = {}
+        rejected = (
+            select(
+                Quarantine.listing_id,
+                Observation.status,
+                Observation.price,
+                Observation.currency,
+                Observation.availability,
+            )
+            .join(Observation, Observation.id == Quarantine.observation_id)
+            .where(Quarantine.listing_id.in_(ids), Quarantine.status == REJECTED)
         )
+        for listing_id, *key in conn.execute(rejected):
+            self.rejected.setdefault(listing_id, set()).add(tuple(key))
+        self.logs: list[dict[str, Any]] = []
 
-    def apply(self, r: CheckResult, policy: QuarantinePolicy | None) -> str:
-        state, t = self.state, r.checked_at
-        state.last_checked_at = t
-        state.lease_owner = state.lease_until = None
-        if r.next_due_at is not None:
-            state.next_due_at = r.next_due_at
-        if r.final_url:
-            state.final_url = r.final_url
-        if r.not_modified and self.published is not None:
-            # validators belong to the published page only: a 304 confirms it
-            if self.pending is not None:
-                self.supersede(t)
-            _extend(self.published, t)
-            _succeeded(state, t)
-            return UNCHANGED
-        if not r.is_observation:
-            return self.failed(r)
-        offer = r.offer
-        assert offer is not None
-        key = _offer_key(offer)
-        if key in self.rejected:  # an editor said this value is wrong; the page still shows it
-            return self.failed(
-                replace(r, failure="rejected", error="the page still shows a rejected value")
-            )
-        _succeeded(state, t)
-        state.buy_url = r.buy_url
-        if offer.title:
-            state.title = offer.title
-        if self.pending is not None:
-            if _key_of(self.pending) == key:
-                _extend(self.pending, t)
-                return HELD
-            self.supersede(t)
-        if self.published is not None and _key_of(self.published) == key:
-            _extend(self.published, t)
-            state.etag, state.last_modified = r.etag, r.last_modified
-            return UNCHANGED
-        new = self.observe(r.listing_id, offer, t)
-        previous = self.published
-        reason = policy(r.listing_id, previous, offer) if policy is not None else None
-        if reason:
+    def state(self, listing_id: int) -> dict[str, Any]:
+        state = self.states.get(listing_id)
+        if state is None:
+            state = self.states[listing_id] = _STATE_DEFAULTS | {"listing_id": listing_id}
+            self.fresh.add(listing_id)
+        return state
 
-            def hold() -> None:
-                state.pending_observation_id = new.id
-                self.s.add(
-                    Quarantine(
-                        listing_id=r.listing_id,
-                        observation_id=new.id,
-                        previous_observation_id=previous.id if previous else None,
-                        reason=reason,
-                        detected_at=t,
-                        status=PENDING,
-                    )
-                )
+    def set(self, state: dict[str, Any], **values: Any) -> None:
+        listing_id = state["listing_id"]
+        for column, value in values.items():
+            old = state[column]
+            if old is value or (
+                type(old) is type(value)
+                and old == value
+                and (type(value) is not Decimal or str(old) == str(value))  # 10.0 vs 10.00
+            ):
+                continue
+            state[column] = value
+            if listing_id not in self.fresh:
+                self.dirty.setdefault(listing_id, set()).add(column)
 
-            self.later.append(hold)
-            return HELD
+    def extend(self, o: _Seen, t: datetime) -> None:
+        o.last_seen = max(o.last_seen, t)
+        o.checks += 1
+        if o.id is not None:
+            self.extended.add(o.id)
 
-        def publish() -> None:
-            state.observation_id = new.id
-
-        self.later.append(publish)
-        state.etag, state.last_modified = r.etag, r.last_modified
-        if offer.price is not None:
-            state.last_price, state.last_currency, state.last_price_at = (
-                offer.price,
-                offer.currency,
-                t,
-            )
-        return NEW if previous is None else CHANGED
-
-    def failed(self, r: CheckResult) -> str:
-        state, t = self.state, r.checked_at
-        state.consecutive_failures = (state.consecutive_failures or 0) + 1
-        state.failing_since = state.failing_since or t
-        kind = r.failure or (r.offer.status.value if r.offer else "error")
-        state.last_failure_kind = kind
-        state.last_error = r.error or (r.offer.reason if r.offer else None)
-        if r.page:
-            page = self.s.get(FailurePage, r.listing_id)
-            if page is None:
-                page = FailurePage(listing_id=r.listing_id)
-                self.s.add(page)
-            page.saved_at, page.url, page.failure = t, r.final_url or "", kind
-            page.http_status, page.content_type = r.http_status, r.content_type
-            page.body = r.page[:MAX_SAVED_PAGE]
-        return kind
-
-    def observe(self, listing_id: int, offer: Offer, t: datetime) -> Observation:
-        new = Observation(
+    def observe(self, listing_id: int, offer: Offer, t: datetime) -> _Seen:
+        new = _Seen(
+            id=None,
             listing_id=listing_id,
             status=offer.status.value,
             price=offer.price,
@@ -1349,19 +1338,176 @@ class _Recorder:
             last_seen=t,
             checks=1,
         )
-        self.s.add(new)  # inserted with the batch's others by ``_settle``
+        self.new.append(new)
         return new
+
+    def settle(self) -> None:
+        """Insert the new observations in one statement, then do what needed their ids."""
+        if self.new:
+            stmt = insert(_OBSERVATIONS).returning(_OBSERVATIONS.c.id, sort_by_parameter_order=True)
+            ids = self.conn.execute(stmt, [o.row() for o in self.new]).scalars().all()
+            for o, i in zip(self.new, ids, strict=True):
+                o.id = i
+                self.seen[i] = o
+            self.new.clear()
+        for step in self.later:
+            step()
+        self.later.clear()
+
+    def write(self) -> None:
+        self.settle()
+        conn = self.conn
+        if self.fresh:
+            conn.execute(insert(_STATES), [self.states[i] for i in self.fresh])
+        groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+        for listing_id, columns in self.dirty.items():
+            state = self.states[listing_id]
+            row = {f"v_{c}": state[c] for c in columns}
+            row["b_id"] = listing_id
+            groups.setdefault(frozenset(columns), []).append(row)
+        for names, rows in groups.items():
+            values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in sorted(names)}
+            _bulk_update(conn, ListingState.listing_id, rows, **values)
+        extended = [
+            {"b_id": i, "v_last_seen": self.seen[i].last_seen, "v_checks": self.seen[i].checks}
+            for i in self.extended
+        ]
+        _bulk_update(
+            conn,
+            Observation.id,
+            extended,
+            last_seen=bindparam("v_last_seen"),
+            checks=bindparam("v_checks"),
+        )
+        if self.logs:
+            conn.execute(insert(_FETCH_LOG), self.logs)
+
+
+class _Recorder:
+    """Applies one check to a listing's state (a plain row of ``_Batch``)."""
+
+    def __init__(
+        self, batch: _Batch, state: dict[str, Any], rejected: set[tuple[Any, ...]]
+    ) -> None:
+        self.batch, self.state, self.rejected = batch, state, rejected
+        seen = batch.seen
+        self.published = seen.get(state["observation_id"]) if state["observation_id"] else None
+        pending_id = state["pending_observation_id"]
+        self.pending = seen.get(pending_id) if pending_id else None
+
+    def apply(self, r: CheckResult, policy: QuarantinePolicy | None) -> str:
+        batch, state, t = self.batch, self.state, r.checked_at
+        batch.set(state, last_checked_at=t, lease_owner=None, lease_until=None)
+        if r.next_due_at is not None:
+            batch.set(state, next_due_at=r.next_due_at)
+        if r.final_url:
+            batch.set(state, final_url=r.final_url)
+        if r.not_modified and self.published is not None:
+            # validators belong to the published page only: a 304 confirms it
+            if self.pending is not None:
+                self.supersede(t)
+            batch.extend(self.published, t)
+            self.succeeded(t)
+            return UNCHANGED
+        if not r.is_observation:
+            return self.failed(r)
+        offer = r.offer
+        assert offer is not None
+        key = _offer_key(offer)
+        if key in self.rejected:  # an editor said this value is wrong; the page still shows it
+            return self.failed(
+                replace(r, failure="rejected", error="the page still shows a rejected value")
+            )
+        self.succeeded(t)
+        batch.set(state, buy_url=r.buy_url)
+        if offer.title:
+            batch.set(state, title=offer.title)
+        if self.pending is not None:
+            if _key_of(self.pending) == key:
+                batch.extend(self.pending, t)
+                return HELD
+            self.supersede(t)
+        if self.published is not None and _key_of(self.published) == key:
+            batch.extend(self.published, t)
+            batch.set(state, etag=r.etag, last_modified=r.last_modified)
+            return UNCHANGED
+        new = batch.observe(r.listing_id, offer, t)
+        previous = self.published
+        reason = policy(r.listing_id, previous, offer) if policy is not None else None
+        if reason:
+
+            def hold() -> None:
+                batch.set(state, pending_observation_id=new.id)
+                batch.conn.execute(
+                    insert(_QUARANTINE).values(
+                        listing_id=r.listing_id,
+                        observation_id=new.id,
+                        previous_observation_id=previous.id if previous else None,
+                        reason=reason,
+                        detected_at=t,
+                        status=PENDING,
+                    )
+                )
+
+            batch.later.append(hold)
+            return HELD
+
+        def publish() -> None:
+            batch.set(state, observation_id=new.id)
+
+        batch.later.append(publish)
+        batch.set(state, etag=r.etag, last_modified=r.last_modified)
+        if offer.price is not None:
+            batch.set(state, last_price=offer.price, last_currency=offer.currency, last_price_at=t)
+        return NEW if previous is None else CHANGED
+
+    def succeeded(self, t: datetime) -> None:
+        self.batch.set(
+            self.state,
+            last_success_at=t,
+            consecutive_failures=0,
+            failing_since=None,
+            last_failure_kind=None,
+            last_error=None,
+        )
+
+    def failed(self, r: CheckResult) -> str:
+        batch, state, t = self.batch, self.state, r.checked_at
+        kind = r.failure or (r.offer.status.value if r.offer else "error")
+        batch.set(
+            state,
+            consecutive_failures=(state["consecutive_failures"] or 0) + 1,
+            failing_since=state["failing_since"] or t,
+            last_failure_kind=kind,
+            last_error=r.error or (r.offer.reason if r.offer else None),
+        )
+        if r.page:
+            page = {
+                "saved_at": t,
+                "url": r.final_url or "",
+                "failure": kind,
+                "http_status": r.http_status,
+                "content_type": r.content_type,
+                "body": r.page[:MAX_SAVED_PAGE],
+            }
+            table = _FAILURE_PAGES
+            saved = batch.conn.execute(
+                update(table).where(table.c.listing_id == r.listing_id).values(page)
+            )
+            if not saved.rowcount:
+                batch.conn.execute(insert(table).values(listing_id=r.listing_id, **page))
+        return kind
 
     def supersede(self, t: datetime) -> None:
         """The page moved on from a held value before anyone decided on it."""
         assert self.pending is not None
-        for q in self.s.scalars(
-            select(Quarantine).where(
-                Quarantine.observation_id == self.pending.id, Quarantine.status == PENDING
-            )
-        ):
-            q.status, q.decided_at = SUPERSEDED, t
-        self.state.pending_observation_id = None
+        table = _QUARANTINE
+        self.batch.conn.execute(
+            update(table)
+            .where(table.c.observation_id == self.pending.id, table.c.status == PENDING)
+            .values(status=SUPERSEDED, decided_at=t)
+        )
+        self.batch.set(self.state, pending_observation_id=None)
         self.pending = None
 
 
@@ -1375,23 +1521,6 @@ def _bulk_update(conn: Connection, key: Any, rows: list[dict[str, Any]], **value
     ``values`` (``bindparam(name)`` for a value of the row's own)."""
     if rows:
         conn.execute(update(key.class_).where(key == bindparam("b_id")).values(**values), rows)
-
-
-def _settle(s: Session, later: list[Callable[[], None]], current: dict[int, Observation]) -> None:
-    """Insert the batch's new observations in one statement, then point the listings
-    (and quarantine entries) at their ids."""
-    new = [o for o in s.new if isinstance(o, Observation)]
-    if new:
-        s.flush()
-        current.update((o.id, o) for o in new)
-    for step in later:
-        step()
-    later.clear()
-
-
-def _extend(o: Observation, t: datetime) -> None:
-    o.last_seen = max(o.last_seen, t)
-    o.checks += 1
 
 
 def _quarantine_item(
@@ -1413,14 +1542,6 @@ def _quarantine_item(
         new_currency=new.currency,
         new_availability=new.availability,
     )
-
-
-def _succeeded(state: ListingState, t: datetime) -> None:
-    state.last_success_at = t
-    state.consecutive_failures = 0
-    state.failing_since = None
-    state.last_failure_kind = None
-    state.last_error = None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2108,11 +2108,11 @@ def _extract(
     elif not isinstance(raw, (bytes, str)):
         raise ExtractError(f"extract() needs bytes or str, not {type(raw).__name__}")
     html, utf8 = _decoded(body, content_type)
-    if not html.strip():
+    if not html or html.isspace():  # (not html.strip(), without copying the page)
         return Offer(status=PageStatus.error, reason="empty page")
     if _looks_binary(html):
         return Offer(status=PageStatus.error, reason="binary content, not HTML")
-    if "\x00" in html:
+    if not utf8 and "\x00" in html:  # (UTF-8 bytes read as they are have no NUL)
         html = html.replace("\x00", "")
 
     # bytes are read as UTF-8 the way Python decodes them (invalid bytes become U+FFFD)

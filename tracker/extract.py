@@ -1194,10 +1194,23 @@ def _is_noise(node: LexborNode, h1: LexborNode | None) -> bool:
             return False
         if tag in _NOISE_TAGS:
             return True
-        ci = _class_id(anc)
-        if ci.strip() and _NOISE_RE.search(ci):
+        if _names_other_products(_class_id(anc)):
             return True
     return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_other_products(label: str) -> bool:
+    """Whether an element's class and id (and labels) name a block about other products.
+    Cached: a shop's pages repeat the same few hundred class names, and the pattern is
+    long (an ancestor climb tests a dozen labels per price or button)."""
+    return bool(label.strip()) and _NOISE_RE.search(label) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_old_price(label: str) -> bool:
+    """Whether an element's class and id name a struck / "was" price (cached, as above)."""
+    return bool(label.strip()) and _OLD_PRICE_RE.search(label) is not None
 
 
 def _is_old_price(node: LexborNode) -> bool:
@@ -1206,7 +1219,7 @@ def _is_old_price(node: LexborNode) -> bool:
             return True
         attrs = _attrs(anc)
         ci = _class_id(anc, attrs)
-        if i <= 2 and ci.strip() and _OLD_PRICE_RE.search(ci):
+        if i <= 2 and _names_old_price(ci):
             return True
         style = attrs.get("style")
         if style and "line-through" in style:
@@ -1249,13 +1262,19 @@ def _in_other_product_block(node: LexborNode) -> bool:
             return True
         bits = [_class_id(anc, attrs)]
         bits += [attrs.get(a) or "" for a in _BLOCK_LABEL_ATTRS]
-        text = _LABEL_GAPS_RE.sub("-", " ".join(bits).strip())
-        if text and _NOISE_RE.search(text):
+        if _labels_name_other_products(" ".join(bits)):
             return True
     return False
 
 
 _LABEL_GAPS_RE = re.compile(r"[\s/@]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _labels_name_other_products(labels: str) -> bool:
+    """``_names_other_products`` of class, id, test hooks and labels joined by spaces,
+    their gaps read as hyphens ("Similar items" as "similar-items")."""
+    return _names_other_products(_LABEL_GAPS_RE.sub("-", labels.strip()))
 
 
 def _rule_price_nodes(tree: LexborHTMLParser, sel: str, *, builtin: bool) -> list[LexborNode]:
@@ -1692,7 +1711,7 @@ def _drop_noise(scope: LexborNode, h1: LexborNode | None) -> bool:
         if (
             node.tag in _NOISE_TAGS
             or node.tag == "header"
-            or _NOISE_RE.search(_class_id(node))
+            or _names_other_products(_class_id(node))
             or _attr(node, "data-a-carousel-options") is not None
         ):
             drop.append(node)

@@ -1555,12 +1555,13 @@ def _read_head(nodes: Sequence[LexborNode]) -> _Head:
     for node in nodes[:5000]:
         tag = node.tag
         if tag == "meta":
-            content = _attr(node, "content")
-            if not content or not content.strip():
+            attrs = _attrs(node)
+            content = attrs.get("content")
+            if not isinstance(content, str) or not content.strip():
                 continue
             for attr in ("property", "name", "itemprop"):
-                key = _attr(node, attr)
-                if key:
+                key = attrs.get(attr)
+                if key and isinstance(key, str):
                     head.metas.setdefault(key.strip().lower(), content.strip())
         elif tag == "link":
             if head.canonical is None and (_attr(node, "rel") or "").lower() == "canonical":

@@ -282,6 +282,11 @@ class Fetcher:
             finally:
                 self._global.release()
 
+    def _trace(self, turn: _Granted) -> Any:
+        """httpcore's trace hook for ``turn``: only a shared gate reads when a request
+        really went out (each traced request costs a dozen more awaits)."""
+        return turn.trace if self._shared is not None else None
+
     async def _robots(self, host: _Host, url: str) -> tuple[bool, str | None]:
         """Whether robots.txt allows ``url`` (read once per host per run)."""
         if not host.settings.respect_robots:
@@ -310,7 +315,7 @@ class Fetcher:
                 cached = await shared.robots(host.origin) if shared is not None else None
                 if cached is None:
                     status, body = await self._get_small(
-                        host.client, robots_url, ROBOTS_MAX_BYTES, trace=turn.trace
+                        host.client, robots_url, ROBOTS_MAX_BYTES, trace=self._trace(turn)
                     )
                     if shared is not None and status < 500:  # an answer, not an outage
                         await shared.save_robots(host.origin, status, body)
@@ -445,7 +450,7 @@ class Fetcher:
                 try:
                     async with asyncio.timeout(current_host.settings.timeout):
                         result = await self._request(
-                            url, current, headers, current_host, trace=turn.trace
+                            url, current, headers, current_host, trace=self._trace(turn)
                         )
                 except TimeoutError as exc:
                     raise _Retry(
@@ -494,7 +499,8 @@ class Fetcher:
         """Send one request; a redirect target as ``str``, else the result."""
         settings = host.settings
         client = host.client
-        request = client.build_request("GET", current, headers=headers, extensions={"trace": trace})
+        extensions = {"trace": trace} if trace is not None else None
+        request = client.build_request("GET", current, headers=headers, extensions=extensions)
         try:
             response = await client.send(request, stream=True)
         except httpx.InvalidURL as exc:  # httpx builds the next request from Location

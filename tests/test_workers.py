@@ -368,6 +368,30 @@ def test_by_default_only_a_run_that_needs_more_cpu_than_politeness_leaves_gets_a
     assert sorted(pages(big_farm).values()) == [1] * total
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="helpers need a second core")
+def test_a_run_whose_plan_has_one_host_checks_it_alone_though_a_helper_had_started(
+    tmp_path: Path,
+) -> None:
+    # no per-host delay and enough listings: the run starts its helper before the sync;
+    # its plan has one host, which one process must fetch alone, so the helper is not used
+    solo = [Product(f"solo-{j}", f"Amplifier {j}", Decimal(100 + j)) for j in range(210)]
+    with ShopFarm([Shop("Solo", style=Style.plain, products=solo)]) as one_shop:
+        path = write_config(
+            one_shop, tmp_path, fetch="concurrency = 8\nper_host_delay = 0\n", schedule=""
+        )
+        proc = subprocess.run(
+            [sys.executable, "-m", "tracker", "--config", str(path), "run"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        fetched = pages(one_shop)
+    assert proc.returncode == 0, proc.stderr
+    assert "checked 210 listings: 0 changed, 210 new, 0 unchanged, 0 failed" in proc.stdout
+    assert "helper process" not in proc.stderr
+    assert sorted(fetched.values()) == [1] * 210  # every page once, by this process
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):

@@ -454,6 +454,44 @@ def run_once(
     When ``stop`` is set, no new check starts; the checks in flight finish and are
     recorded.
     """
+    # helpers start booting now, beside the sync, when the run will most likely want them
+    early = (
+        _early_helpers(config)
+        if listings is None and _may_split(config, claim, now, transport, stop)
+        else []
+    )
+    try:
+        return _run_once(
+            config,
+            store=store,
+            now=now,
+            transport=transport,
+            on_result=on_result,
+            on_start=on_start,
+            listings=listings,
+            stop=stop,
+            claim=claim,
+            early=early,
+        )
+    finally:
+        _stop_helpers(early)  # the ones the run did not take
+
+
+def _run_once(
+    config: Config,
+    *,
+    store: Store,
+    now: Clock,
+    transport: httpx.AsyncBaseTransport | None,
+    on_result: ResultHook | None,
+    on_start: Callable[[int], None] | None,
+    listings: Sequence[ListingRef] | None,
+    stop: threading.Event | None,
+    claim: Callable[[], list[ListingRef]] | None,
+    early: list[_Helper],
+) -> RunSummary:
+    """``run_once``, with helpers already started (``early``; the ones it takes for
+    ``_with_helpers`` are removed from the list)."""
     started = now()
     amazon = config.amazon_listings()
 
@@ -518,7 +556,9 @@ def run_once(
     with _Readers(config, pages=reading) as readers:
         work = _run(config, store, source, summary, now, transport, on_result, stop, gate, readers)
         if hosts is not None:
-            asyncio.run(_with_helpers(work, config, hosts, helpers, summary, on_result))
+            taken, early[:] = early[:helpers], early[helpers:]
+            taken += [_launch_helper(i) for i in range(len(taken) + 1, helpers + 1)]
+            asyncio.run(_with_helpers(work, config, hosts, taken, summary, on_result))
         else:
             asyncio.run(work)
     if hosts is not None:
@@ -712,6 +752,22 @@ def _launch_helper(index: int) -> _Helper:
     return proc, conn
 
 
+def _early_helpers(config: Config) -> list[_Helper]:
+    """The helpers a run of ``config`` starts before its sync, so that they have booted
+    (about half a second of imports) by the time the plan is read: as many as
+    ``_helpers_for`` would ask for, when that cannot be none. A run with a per-host delay
+    may be paced by politeness (``_cpu_bound``): its helpers, if any, start after the
+    sync. ``run_once`` stops the ones it does not use."""
+    if config.fetch.per_host_delay > 0 or any(
+        dict(site.fetch).get("per_host_delay", 0) for site in config.sites
+    ):
+        return []
+    listings = sum(len(p.listings) for p in config.products)
+    if listings < _Readers.MIN_PAGES:
+        return []
+    return [_launch_helper(i) for i in range(1, (config.fetch.processes or _cores()))]
+
+
 def _stop_helpers(helpers: Iterable[_Helper]) -> None:
     """Close the helpers' sockets (one still waiting for work then ends) and wait for
     them to end: 5 s, then killed."""
@@ -785,13 +841,14 @@ async def _with_helpers(
     work: Coroutine[Any, Any, None],
     config: Config,
     hosts: _Hosts,
-    count: int,
+    started: Sequence[_Helper],
     summary: RunSummary,
     on_result: ResultHook | None,
 ) -> None:
-    """Run ``work`` (this process's share) beside ``count`` helper processes that take
-    hosts from ``hosts`` too; their outcomes come into ``summary`` and ``on_result``
-    here, as if checked here. ``config`` has one process's share of the concurrency."""
+    """Run ``work`` (this process's share) beside the helper processes ``started``
+    (waiting for their work) that take hosts from ``hosts`` too; their outcomes come
+    into ``summary`` and ``on_result`` here, as if checked here. ``config`` has one
+    process's share of the concurrency."""
     # a helper needs no product's listings (it is handed its own) and no guide
     share = replace(
         config,
@@ -799,7 +856,7 @@ async def _with_helpers(
         guides=(),
     )
     logs = _Logging.current()
-    helpers = {i: _launch_helper(i) for i in range(1, count + 1)}
+    helpers = dict(enumerate(started, start=1))
     for i, (_, conn) in helpers.items():
         conn.send((i, share, summary.run_id, logs))
     loop = asyncio.get_running_loop()

@@ -368,10 +368,13 @@ def test_by_default_only_a_run_that_needs_more_cpu_than_politeness_leaves_gets_a
     assert sorted(pages(big_farm).values()) == [1] * total
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes in /proc")
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="helpers need a second core")
-def test_a_run_whose_plan_has_one_host_checks_it_alone_though_a_helper_had_started(
+def test_a_helper_started_before_the_sync_and_not_needed_is_stopped_by_the_run(
     tmp_path: Path,
 ) -> None:
+    from tracker.pipeline import run_once
+
     # no per-host delay and enough listings: the run starts its helper before the sync;
     # its plan has one host, which one process must fetch alone, so the helper is not used
     solo = [Product(f"solo-{j}", f"Amplifier {j}", Decimal(100 + j)) for j in range(210)]
@@ -379,17 +382,20 @@ def test_a_run_whose_plan_has_one_host_checks_it_alone_though_a_helper_had_start
         path = write_config(
             one_shop, tmp_path, fetch="concurrency = 8\nper_host_delay = 0\n", schedule=""
         )
-        proc = subprocess.run(
-            [sys.executable, "-m", "tracker", "--config", str(path), "run"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        config = load_config(path)
+        with open_store(config.tracker.database) as store:
+            summary = run_once(config, store=store)  # in this process: its helpers are ours
         fetched = pages(one_shop)
-    assert proc.returncode == 0, proc.stderr
-    assert "checked 210 listings: 0 changed, 210 new, 0 unchanged, 0 failed" in proc.stdout
-    assert "helper process" not in proc.stderr
-    assert sorted(fetched.values()) == [1] * 210  # every page once, by this process
+    assert (summary.checked, summary.new, summary.failed) == (210, 210, 0)
+    assert sorted(fetched.values()) == [1] * 210  # every page once, by the run itself
+    # the helper was stopped and reaped before run_once returned: no child is left,
+    # neither waiting for work nor a zombie (whose command line is empty)
+    left = [
+        pid
+        for pid in _children(os.getpid())
+        if b"tracker-helper-" in _cmdline(pid) or not _cmdline(pid)
+    ]
+    assert left == []
 
 
 def _children(pid: int) -> list[int]:

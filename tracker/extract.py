@@ -1199,18 +1199,17 @@ def _is_noise(node: LexborNode, h1: LexborNode | None) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=8192)
+def _label_says(pattern: re.Pattern[str], label: str) -> bool:
+    """Whether an element's class and id (and labels) match ``pattern``. Cached: a shop's
+    pages repeat the same few hundred class names, and the patterns are long (an
+    ancestor climb tests a dozen labels per price or button)."""
+    return bool(label.strip()) and pattern.search(label) is not None
+
+
 def _names_other_products(label: str) -> bool:
-    """Whether an element's class and id (and labels) name a block about other products.
-    Cached: a shop's pages repeat the same few hundred class names, and the pattern is
-    long (an ancestor climb tests a dozen labels per price or button)."""
-    return bool(label.strip()) and _NOISE_RE.search(label) is not None
-
-
-@functools.lru_cache(maxsize=4096)
-def _names_old_price(label: str) -> bool:
-    """Whether an element's class and id name a struck / "was" price (cached, as above)."""
-    return bool(label.strip()) and _OLD_PRICE_RE.search(label) is not None
+    """Whether a label names a block about other products (see ``_label_says``)."""
+    return _label_says(_NOISE_RE, label)
 
 
 def _is_old_price(node: LexborNode) -> bool:
@@ -1219,7 +1218,7 @@ def _is_old_price(node: LexborNode) -> bool:
             return True
         attrs = _attrs(anc)
         ci = _class_id(anc, attrs)
-        if i <= 2 and _names_old_price(ci):
+        if i <= 2 and _label_says(_OLD_PRICE_RE, ci):
             return True
         style = attrs.get("style")
         if style and "line-through" in style:
@@ -1561,7 +1560,7 @@ def _read_head(nodes: Sequence[LexborNode]) -> _Head:
                 continue
             for attr in ("property", "name", "itemprop"):
                 key = attrs.get(attr)
-                if key and isinstance(key, str):
+                if isinstance(key, str) and key:
                     head.metas.setdefault(key.strip().lower(), content.strip())
         elif tag == "link":
             if head.canonical is None and (_attr(node, "rel") or "").lower() == "canonical":

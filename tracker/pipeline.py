@@ -613,12 +613,18 @@ def _per_process(fetch: FetchSettings, processes: int) -> int:
     return max(1, fetch.concurrency // processes)
 
 
+def _wanted_helpers(config: Config) -> int:
+    """Helper processes a big CPU-bound run asks for: ``[fetch] processes`` - 1, or
+    one per other core."""
+    return (config.fetch.processes or _cores()) - 1
+
+
 def _helpers_for(config: Config, pages: Mapping[str, int], cpu_bound: bool) -> int:
     """How many helper processes a run of these page listings (their number by host)
     starts: ``[fetch] processes`` - 1, or by default one per other core; none for a run
     too small to gain from them or paced by politeness (see ``_cpu_bound``), and never
     so many that a process would have no host."""
-    wanted = (config.fetch.processes or _cores()) - 1
+    wanted = _wanted_helpers(config)
     if wanted < 1 or sum(pages.values()) < _Readers.MIN_PAGES:
         return 0
     if config.fetch.processes is None and not cpu_bound:
@@ -765,7 +771,7 @@ def _early_helpers(config: Config) -> list[_Helper]:
     listings = sum(len(p.listings) for p in config.products)
     if listings < _Readers.MIN_PAGES:
         return []
-    return [_launch_helper(i) for i in range(1, (config.fetch.processes or _cores()))]
+    return [_launch_helper(i) for i in range(1, _wanted_helpers(config) + 1)]
 
 
 def _stop_helpers(helpers: Iterable[_Helper]) -> None:

@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from tracker.bands import CurrentListing
 from tracker.config import Config
@@ -1206,7 +1207,17 @@ def copy_database(source: Store, target: Store, *, batch: int = 2000) -> dict[st
     return copied
 
 
-def _key_of(o: _Seen) -> tuple[Any, ...]:
+class _Valued(PriceSeen, Protocol):
+    """What the recorder compares of an observation (a ``_Seen`` or a row)."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def availability(self) -> str | None: ...
+
+
+def _key_of(o: _Valued) -> tuple[Any, ...]:
     return (o.status, o.price, o.currency, o.availability)
 
 
@@ -1220,9 +1231,10 @@ _OBSERVATIONS = cast(Table, Observation.__table__)
 _FETCH_LOG = cast(Table, FetchLog.__table__)
 _QUARANTINE = cast(Table, Quarantine.__table__)
 _FAILURE_PAGES = cast(Table, FailurePage.__table__)
-_STATE_DEFAULTS: dict[str, Any] = {c.name: None for c in _STATES.columns} | {
-    "consecutive_failures": 0,
-    "spread": 0,
+# a new state row: every column's default (what the ORM filled in), else None
+_STATE_DEFAULTS: dict[str, Any] = {
+    c.name: c.default.arg if isinstance(c.default, ScalarElementColumnDefault) else None
+    for c in _STATES.columns
 }
 
 
@@ -1242,17 +1254,8 @@ class _Seen:
     checks: int
 
     def row(self) -> dict[str, Any]:
-        return {
-            "listing_id": self.listing_id,
-            "status": self.status,
-            "price": self.price,
-            "currency": self.currency,
-            "availability": self.availability,
-            "method": self.method,
-            "first_seen": self.first_seen,
-            "last_seen": self.last_seen,
-            "checks": self.checks,
-        }
+        """Its columns for an INSERT (the database gives the id)."""
+        return {name: getattr(self, name) for name in self.__slots__ if name != "id"}
 
 
 class _Batch:
@@ -1294,8 +1297,8 @@ class _Batch:
             .join(Observation, Observation.id == Quarantine.observation_id)
             .where(Quarantine.listing_id.in_(ids), Quarantine.status == REJECTED)
         )
-        for listing_id, *key in conn.execute(rejected):
-            self.rejected.setdefault(listing_id, set()).add(tuple(key))
+        for row in conn.execute(rejected):
+            self.rejected.setdefault(row.listing_id, set()).add(_key_of(row))
         self.logs: list[dict[str, Any]] = []
 
     def state(self, listing_id: int) -> dict[str, Any]:

@@ -1409,3 +1409,33 @@ def test_a_404_in_a_product_name_is_not_a_missing_page(title: str, gone: bool) -
     assert (offer.status is PageStatus.gone) is gone, offer
     if not gone:
         assert offer.price == Decimal("129.00")
+
+
+@pytest.mark.parametrize(
+    "hidden_open",
+    [
+        "<div hidden>",
+        '<div class="quick-view d-none">',
+        '<div class="is-hidden">',
+        '<div style="display: none">',
+        '<div style="visibility:hidden">',
+        "<dialog>",
+        '<div class="modal fade">',
+        '<div role="dialog">',
+    ],
+)
+def test_a_heading_a_reader_cannot_see_is_not_the_product_heading(hidden_open: str) -> None:
+    """A hidden quick-view heading comes first; the product area is the visible heading's,
+    whose sold-out button outweighs structured data that says in stock."""
+    close = "</dialog>" if hidden_open.startswith("<dialog") else "</div>"
+    blurb = "A compact desk amplifier with a warm sound and two gain settings. " * 5
+    filler = "".join(f"<p>Review paragraph {i}: {'words ' * 30}</p>" for i in range(40))
+    html = page(
+        f"{hidden_open}<h1>Quick view: Acme Amp</h1><p>{blurb}</p>{close}"
+        '<main><h1>Acme Amp</h1><p class="stock out-of-stock">Out of stock</p>'
+        "<button disabled>Sold out</button></main>"
+        f"<section>{filler}</section>",
+        ld(product("99.00", avail="https://schema.org/InStock", name="Acme Amp")),
+    )
+    offer = extract(html, url="https://shop.example/amp")
+    assert (offer.price, offer.availability) == (D("99.00"), OUT)

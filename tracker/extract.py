@@ -79,9 +79,10 @@ from __future__ import annotations
 
 import codecs
 import functools
+import itertools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -306,6 +307,11 @@ _HIDDEN_SEL = (
 _HIDDEN_STYLE_RE = re.compile(
     r"display\s*:\s*none|visibility\s*:\s*hidden|line-through", re.IGNORECASE
 )
+# the same tests for one element, read from its tag and attributes (see _is_unseen)
+_HIDDEN_TAGS = frozenset({"del", "s", "strike", "select", "option", "datalist"})
+_HIDDEN_CLASSES = frozenset({"d-none", "is-hidden"})
+_MODAL_SHOWN_CLASSES = frozenset({"show", "in", "is-open"})
+_ASCII_WS_RE = re.compile(r"[ \t\n\f\r]+")  # what separates class names in HTML
 
 # the elements the first steps read (see _Scan), in one selector
 _SCAN_SEL = "meta, link, title, h1, script, style, noscript, template, svg, iframe"
@@ -2018,12 +2024,61 @@ def _blocked_reason(html: str, title: str, body: LexborNode | None) -> str | Non
     return None
 
 
-def _first_h1(candidates: Sequence[LexborNode]) -> LexborNode | None:
+def _first_h1(candidates: Iterable[LexborNode]) -> LexborNode | None:
     """The first of the page's first ten h1 elements that has text and is not noise."""
-    for node in candidates[:10]:
+    for node in itertools.islice(candidates, 10):
         if _text(node).strip() and not _is_noise(node, None):
             return node
     return None
+
+
+def _is_unseen(node: LexborNode) -> bool:
+    """Whether a reader does not see ``node``: what ``_HIDDEN_SEL`` and ``_HIDDEN_STYLE_RE``
+    find, tested on one element (never the body or the root)."""
+    tag = node.tag
+    if tag in _HIDDEN_TAGS:
+        return True
+    if tag in {"body", "html"}:
+        return False
+    attrs = _attrs(node)
+    if tag == "dialog" and "open" not in attrs:
+        return True
+    if not attrs:
+        return False
+    if "hidden" in attrs or attrs.get("role") == "dialog":
+        return True
+    style = attrs.get("style")
+    if style and _HIDDEN_STYLE_RE.search(style):
+        return True
+    cls = attrs.get("class")
+    if cls:
+        names = set(_ASCII_WS_RE.split(cls))
+        if names & _HIDDEN_CLASSES or ("modal" in names and not names & _MODAL_SHOWN_CLASSES):
+            return True
+    return False
+
+
+def _in_unseen(node: LexborNode) -> bool:
+    """Whether ``node`` or one of its ancestors is an element a reader does not see."""
+    return _is_unseen(node) or any(_is_unseen(a) for a in _ancestors(node, 10_000))
+
+
+def _drop_hidden(body: LexborNode | None, h1s: list[LexborNode]) -> list[LexborNode]:
+    """Remove the elements a reader does not see from ``body``; return the ``h1s`` left.
+
+    Each selector costs a walk of the whole page, so this runs only when visible text is
+    read; until then ``_in_unseen`` tells whether one element is visible.
+    """
+    hidden = _css(body, _HIDDEN_SEL)[:2000]
+    hidden += (n for n in _css(body, "[style]") if _HIDDEN_STYLE_RE.search(_attr(n, "style") or ""))
+    hidden = [n for n in hidden if n.tag not in {"body", "html"}]
+    if not hidden:
+        return h1s
+    gone = {n.mem_id for n in hidden}
+    h1s = [n for n in h1s if not _inside(n, gone)]
+    for node in hidden:
+        node.decompose()
+    return h1s
 
 
 def _inside(node: LexborNode, ids: set[int]) -> bool:
@@ -2204,18 +2259,11 @@ def _extract(
     )
 
     # what a reader cannot see does not speak for the product ("Sold out" banners kept
-    # hidden); structured data above may live in hidden elements, visible text below not
-    hidden = _css(body_node, _HIDDEN_SEL)[:2000]
-    hidden += (
-        n for n in _css(body_node, "[style]") if _HIDDEN_STYLE_RE.search(_attr(n, "style") or "")
-    )
-    hidden = [n for n in hidden if n.tag not in {"body", "html"}]
-    if hidden:
-        gone = {n.mem_id for n in hidden}
-        scan.h1 = [n for n in scan.h1 if not _inside(n, gone)]  # the h1 elements that stay
-        for node in hidden:
-            node.decompose()
-        h1 = _first_h1(scan.h1)
+    # hidden); structured data above may live in hidden elements, visible text below not.
+    # The product's heading is a visible one. The hidden elements themselves are removed
+    # (see _drop_hidden) only before visible text is read.
+    h1 = _first_h1(n for n in scan.h1 if not _in_unseen(n))
+    cleaned = False
 
     price: Decimal | None = None
     currency: str | None = None
@@ -2236,6 +2284,10 @@ def _extract(
     page_paths = frozenset(
         path for path in (_url_path(url or ""), _url_path(page.canonical or "")) if path
     )
+    if body_node is not None and (h1 is None or price is None or currency is None):
+        # the page's text will be read: first without what a reader does not see
+        scan.h1 = _drop_hidden(body_node, scan.h1)
+        h1, cleaned = _first_h1(scan.h1), True
     if body_node is not None and (price is None or currency is None):
         # blocks about other products (related, carousels, sponsored) never price this one
         _drop_noise(body_node, h1)
@@ -2271,8 +2323,19 @@ def _extract(
         # the page's own answer (its data, or the shop's known element) stands unless the
         # product area says "sold out"; without such wording, cleaning and reading the
         # area would change nothing
+        # (read as served first: without such wording even in hidden text, it has none)
         region_node, text = around or (body_node, _text(body_node, "\n"))
         settled = region_node is None or not _may_say_sold_out(region_node, text)
+        if not settled and not cleaned:
+            scan.h1 = _drop_hidden(body_node, scan.h1)
+            h1, cleaned = _first_h1(scan.h1), True
+            around = _block_around(h1) if h1 is not None and body_node is not None else None
+            region_node, text = around or (body_node, _text(body_node, "\n"))
+            settled = region_node is None or not _may_say_sold_out(region_node, text)
+    if not settled and not cleaned:
+        scan.h1 = _drop_hidden(body_node, scan.h1)
+        h1 = _first_h1(scan.h1)
+        around = _block_around(h1) if h1 is not None and body_node is not None else None
     if settled:
         signals = _RegionSignals()
     else:

@@ -1439,3 +1439,13 @@ def test_a_heading_a_reader_cannot_see_is_not_the_product_heading(hidden_open: s
     )
     offer = extract(html, url="https://shop.example/amp")
     assert (offer.price, offer.availability) == (D("99.00"), OUT)
+
+
+def test_the_same_price_text_takes_each_pages_currency() -> None:
+    """ "$35.00" is Canadian dollars on a .ca shop and US dollars on a .com one, in any order."""
+    html = page('<h1>Amp</h1><span class="price">$35.00</span>')
+    seen = [
+        extract(html, url=url).currency
+        for url in ("https://shop.example.ca/p", "https://shop.example.com/p") * 2
+    ]
+    assert seen == ["CAD", "USD", "CAD", "USD"]

@@ -736,14 +736,25 @@ def _parse_visible_price(text: str, ctx: _Ctx) -> tuple[Decimal | None, str | No
     text = text.strip()
     if not text or len(text) > 120:
         return None, None
+    parsed = _price_parts(text)
+    if parsed is None:
+        return None, None
+    symbol, amount_text = parsed
+    currency = _currency_from_symbol(symbol, ctx)
+    if not amount_text:
+        return None, currency
+    return _to_decimal(amount_text, currency), currency
+
+
+@functools.lru_cache(maxsize=4096)
+def _price_parts(text: str) -> tuple[str | None, str | None] | None:
+    """price-parser's reading of ``text``: its currency symbol and amount digits (None when
+    it fails). Cached: shops repeat the same price strings, and a reading costs ~0.1 ms."""
     try:
         parsed = Price.fromstring(text)
     except Exception:  # price-parser is third-party code: never let it break extraction
-        return None, None
-    currency = _currency_from_symbol(parsed.currency, ctx)
-    if not parsed.amount_text:
-        return None, currency
-    return _to_decimal(parsed.amount_text, currency), currency
+        return None
+    return parsed.currency, parsed.amount_text
 
 
 # --------------------------------------------------------------------------------------------

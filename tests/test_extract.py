@@ -1449,3 +1449,20 @@ def test_the_same_price_text_takes_each_pages_currency() -> None:
         for url in ("https://shop.example.ca/p", "https://shop.example.com/p") * 2
     ]
     assert seen == ["CAD", "USD", "CAD", "USD"]
+
+
+def test_template_content_is_never_read() -> None:
+    """A <template> (markup a script may insert later) neither names nor prices the
+    product, nor says it is sold out."""
+    tpl = (
+        "<template><h1>Other Amp</h1><p class='stock out-of-stock'>Sold out</p>"
+        "<span class='price'>$5.00</span><button disabled>Sold out</button></template>"
+    )
+    offer = extract(
+        page(
+            f"{tpl}<main><h1>Acme Amp</h1><span class='price'>$99.00</span>{tpl}"
+            "<button>Add to cart</button></main>"
+        ),
+        url="https://shop.example.com/amp",
+    )
+    assert (offer.price, offer.availability, offer.title) == (D("99.00"), IN, "Acme Amp")

@@ -313,8 +313,9 @@ _HIDDEN_CLASSES = frozenset({"d-none", "is-hidden"})
 _MODAL_SHOWN_CLASSES = frozenset({"show", "in", "is-open"})
 _ASCII_WS_RE = re.compile(r"[ \t\n\f\r]+")  # what separates class names in HTML
 
-# the elements the first steps read (see _Scan), in one selector
-_SCAN_SEL = "meta, link, title, h1, script, style, noscript, template, svg, iframe"
+# the elements the first steps read (see _Scan), in one selector (each costs a walk of the
+# page; a <template>'s content is outside the tree the parser builds: no text, no matches)
+_SCAN_SEL = "meta, link, title, h1, script, style, noscript, svg, iframe"
 _HEAD_TAGS = frozenset({"meta", "link", "title"})
 
 _NOISE_SEL = (

@@ -1466,3 +1466,18 @@ def test_template_content_is_never_read() -> None:
         url="https://shop.example.com/amp",
     )
     assert (offer.price, offer.availability, offer.title) == (D("99.00"), IN, "Acme Amp")
+
+
+@pytest.mark.parametrize("at", [0, 350_000, 399_000])
+def test_every_platform_marker_is_recognised_anywhere_in_the_first_400k(at: int) -> None:
+    """Each marker a built-in rule set declares names that rule set on its own, wherever it
+    sits in the first 400,000 characters of the source; past them it is not looked for."""
+    rulesets = [rs for rs in load_builtin_rules() if rs.detect]
+    for rs in rulesets:
+        for marker in rs.detect:
+            source = "x" * (at - len(marker) if at else 0) + marker + " y" * 10
+            # the first rule set in order with a marker in the page, by plain search
+            expected = next(r.rules.name for r in rulesets if any(m in source for m in r.detect))
+            found = rules_for(None, source)
+            assert found is not None and found.name == expected, (rs.rules.name, marker)
+            assert rules_for(None, "x" * 400_000 + marker) is None, marker

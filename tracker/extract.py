@@ -544,9 +544,38 @@ def _rules_for_source(host: str, source: str) -> SiteRules | None:
                     return rs.rules
     # by page markers: platforms, and shops whose markup is recognisable on any domain
     for rs in rulesets:
-        if rs.detect and any(source.find(m, 0, 400_000) >= 0 for m in rs.detect):
+        if not rs.detect:
+            continue
+        common, markers = _marker_search(rs.detect)
+        if common is not None and source.find(common, 0, _MARKER_WINDOW) < 0:
+            continue  # no marker can be there
+        if any(source.find(m, 0, _MARKER_WINDOW) >= 0 for m in markers):
             return rs.rules
     return None
+
+
+_MARKER_WINDOW = 400_000  # characters of the page source searched for platform markers
+
+
+@functools.cache
+def _marker_search(detect: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """How to search a page for any of the markers ``detect`` with fewer passes over it
+    (each costs about 0.1 ms per 400 KB): a substring of at least six characters that every
+    marker contains, when there is one (the page has no marker without it), and the markers
+    that contain no other marker (finding a longer one means finding the one it contains).
+    """
+    markers = tuple(m for m in detect if not any(o != m and o in m for o in detect))
+    shortest = min(markers, key=len)
+    common = next(
+        (
+            shortest[i : i + n]
+            for n in range(len(shortest), 5, -1)
+            for i in range(len(shortest) - n + 1)
+            if all(shortest[i : i + n] in m for m in markers)
+        ),
+        None,
+    )
+    return (None if len(markers) == 1 else common), markers
 
 
 def rules_for(url: str | None, html_tree: LexborHTMLParser | str | None = None) -> SiteRules | None:

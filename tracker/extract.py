@@ -2358,25 +2358,23 @@ def _extract(
     # availability, by the precedence in the module docstring
     structured = ld.availability or micro.availability or meta.availability
     settled = rules is not None and explicit.availability is not None
-    # the product area before cleaning: found once, for the check below and for reading
-    around = _block_around(h1) if h1 is not None and body_node is not None and not settled else None
-    if not settled and (structured or builtin.availability) is not None:
-        # the page's own answer (its data, or the shop's known element) stands unless the
-        # product area says "sold out"; without such wording, cleaning and reading the
-        # area would change nothing
-        # (read as served first: without such wording even in hidden text, it has none)
-        region_node, text = around or (body_node, _text(body_node, "\n"))
-        settled = region_node is None or not _may_say_sold_out(region_node, text)
-        if not settled and not cleaned:
-            scan.h1 = _drop_hidden(body_node, scan.h1)
-            h1, cleaned = _first_h1(scan.h1), True
-            around = _block_around(h1) if h1 is not None and body_node is not None else None
+    while True:
+        # the product area: for the check below and for reading
+        around = (
+            _block_around(h1) if h1 is not None and body_node is not None and not settled else None
+        )
+        if not settled and (structured or builtin.availability) is not None:
+            # the page's own answer (its data, or the shop's known element) stands unless
+            # the product area says "sold out"; without such wording, cleaning and reading
+            # the area would change nothing (nor with hidden text still in: read as served
+            # first, an area without such wording even there skips the hidden elements' walk)
             region_node, text = around or (body_node, _text(body_node, "\n"))
             settled = region_node is None or not _may_say_sold_out(region_node, text)
-    if not settled and not cleaned:
+        if settled or cleaned:
+            break
+        # the area will be read: found again without what a reader does not see
         scan.h1 = _drop_hidden(body_node, scan.h1)
-        h1 = _first_h1(scan.h1)
-        around = _block_around(h1) if h1 is not None and body_node is not None else None
+        h1, cleaned = _first_h1(scan.h1), True
     if settled:
         signals = _RegionSignals()
     else:

@@ -1427,18 +1427,46 @@ def test_a_404_in_a_product_name_is_not_a_missing_page(title: str, gone: bool) -
 def test_a_heading_a_reader_cannot_see_is_not_the_product_heading(hidden_open: str) -> None:
     """A hidden quick-view heading comes first; the product area is the visible heading's,
     whose sold-out button outweighs structured data that says in stock."""
-    close = "</dialog>" if hidden_open.startswith("<dialog") else "</div>"
-    blurb = "A compact desk amplifier with a warm sound and two gain settings. " * 5
-    filler = "".join(f"<p>Review paragraph {i}: {'words ' * 30}</p>" for i in range(40))
-    html = page(
-        f"{hidden_open}<h1>Quick view: Acme Amp</h1><p>{blurb}</p>{close}"
-        '<main><h1>Acme Amp</h1><p class="stock out-of-stock">Out of stock</p>'
-        "<button disabled>Sold out</button></main>"
-        f"<section>{filler}</section>",
-        ld(product("99.00", avail="https://schema.org/InStock", name="Acme Amp")),
-    )
+    html = _two_headings_page(hidden_open, sold_out_first=False)
     offer = extract(html, url="https://shop.example/amp")
     assert (offer.price, offer.availability) == (D("99.00"), OUT)
+
+
+@pytest.mark.parametrize(
+    "shown_open",
+    [
+        "<div>",
+        '<div class="modal show">',
+        '<div class="modal fade in">',
+        "<dialog open>",
+        '<div class="d-none-print hidden-label">',
+        '<div style="display: block">',
+        '<div role="dialogue">',
+        '<div data-hidden="true">',
+    ],
+)
+def test_a_heading_a_reader_sees_first_is_the_product_heading(shown_open: str) -> None:
+    """The first heading's block is shown (an open modal or dialog, class names that only
+    resemble hiding ones): its area, which says sold out, is the product's."""
+    html = _two_headings_page(shown_open, sold_out_first=True)
+    offer = extract(html, url="https://shop.example/amp")
+    assert (offer.price, offer.availability) == (D("99.00"), OUT)
+
+
+def _two_headings_page(first_open: str, *, sold_out_first: bool) -> str:
+    """A block opened by ``first_open`` with a heading, then the page's main heading; the
+    area of one of them says sold out, the structured data says in stock. Each area is
+    long enough to be the product area on its own."""
+    close = "</dialog>" if first_open.startswith("<dialog") else "</div>"
+    blurb = "<p>" + "A compact desk amplifier with a warm sound and two gain settings. " * 5
+    sold_out = '<p class="stock out-of-stock">Out of stock</p><button disabled>Sold out</button>'
+    first, main = (sold_out, "") if sold_out_first else ("", sold_out)
+    filler = "".join(f"<p>Review paragraph {i}: {'words ' * 30}</p>" for i in range(40))
+    return page(
+        f"{first_open}<h1>Quick view: Acme Amp</h1>{blurb}</p>{first}{close}"
+        f"<main><h1>Acme Amp</h1>{blurb}</p>{main}</main><section>{filler}</section>",
+        ld(product("99.00", avail="https://schema.org/InStock", name="Acme Amp")),
+    )
 
 
 def test_the_same_price_text_takes_each_pages_currency() -> None:

@@ -293,7 +293,11 @@ class Config:
 
     def fetch_for(self, url: str) -> FetchSettings:
         """The fetch settings for ``url``: ``[fetch]`` with its site's overrides."""
-        site = self.site_for(url)
+        return self.fetch_of(self.site_for(url))
+
+    def fetch_of(self, site: Site | None) -> FetchSettings:
+        """The fetch settings of a ``[[sites]]`` entry: ``[fetch]`` with its overrides
+        (``None``: ``[fetch]`` itself)."""
         if site is None or not site.fetch:
             return self.fetch
         return replace(self.fetch, **dict(site.fetch))

@@ -2104,8 +2104,9 @@ def _in_unseen(node: LexborNode) -> bool:
     return _is_unseen(node) or any(_is_unseen(a) for a in _ancestors(node, 10_000))
 
 
-def _drop_hidden(body: LexborNode | None, h1s: list[LexborNode]) -> list[LexborNode]:
-    """Remove the elements a reader does not see from ``body``; return the ``h1s`` left.
+def _drop_hidden(body: LexborNode | None, scan: _Scan) -> LexborNode | None:
+    """Remove the elements a reader does not see from ``body`` (and their h1 elements from
+    ``scan``); return the product's heading among the h1 elements left.
 
     Each selector costs a walk of the whole page, so this runs only when visible text is
     read; until then ``_in_unseen`` tells whether one element is visible.
@@ -2113,13 +2114,12 @@ def _drop_hidden(body: LexborNode | None, h1s: list[LexborNode]) -> list[LexborN
     hidden = _css(body, _HIDDEN_SEL)[:2000]
     hidden += (n for n in _css(body, "[style]") if _HIDDEN_STYLE_RE.search(_attr(n, "style") or ""))
     hidden = [n for n in hidden if n.tag not in {"body", "html"}]
-    if not hidden:
-        return h1s
-    gone = {n.mem_id for n in hidden}
-    h1s = [n for n in h1s if not _inside(n, gone)]
-    for node in hidden:
-        node.decompose()
-    return h1s
+    if hidden:
+        gone = {n.mem_id for n in hidden}
+        scan.h1 = [n for n in scan.h1 if not _inside(n, gone)]
+        for node in hidden:
+            node.decompose()
+    return _first_h1(scan.h1)
 
 
 def _inside(node: LexborNode, ids: set[int]) -> bool:
@@ -2327,8 +2327,7 @@ def _extract(
     )
     if body_node is not None and (h1 is None or price is None or currency is None):
         # the page's text will be read: first without what a reader does not see
-        scan.h1 = _drop_hidden(body_node, scan.h1)
-        h1, cleaned = _first_h1(scan.h1), True
+        h1, cleaned = _drop_hidden(body_node, scan), True
     if body_node is not None and (price is None or currency is None):
         # blocks about other products (related, carousels, sponsored) never price this one
         _drop_noise(body_node, h1)
@@ -2373,8 +2372,7 @@ def _extract(
         if settled or cleaned:
             break
         # the area will be read: found again without what a reader does not see
-        scan.h1 = _drop_hidden(body_node, scan.h1)
-        h1, cleaned = _first_h1(scan.h1), True
+        h1, cleaned = _drop_hidden(body_node, scan), True
     if settled:
         signals = _RegionSignals()
     else:

@@ -764,9 +764,7 @@ def _early_helpers(config: Config) -> list[_Helper]:
     ``_helpers_for`` would ask for, when that cannot be none. A run with a per-host delay
     may be paced by politeness (``_cpu_bound``): its helpers, if any, start after the
     sync. ``run_once`` stops the ones it does not use."""
-    if config.fetch.per_host_delay > 0 or any(
-        dict(site.fetch).get("per_host_delay", 0) for site in config.sites
-    ):
+    if any(config.fetch_of(site).per_host_delay > 0 for site in (None, *config.sites)):
         return []
     listings = sum(len(p.listings) for p in config.products)
     if listings < _Readers.MIN_PAGES:

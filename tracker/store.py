@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from sqlalchemy import (
+    ColumnDefault,
     Connection,
     Engine,
     Integer,
@@ -44,7 +45,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from tracker.bands import CurrentListing
 from tracker.config import Config
@@ -1233,7 +1233,7 @@ _QUARANTINE = cast(Table, Quarantine.__table__)
 _FAILURE_PAGES = cast(Table, FailurePage.__table__)
 # a new state row: every column's default (what the ORM filled in), else None
 _STATE_DEFAULTS: dict[str, Any] = {
-    c.name: c.default.arg if isinstance(c.default, ScalarElementColumnDefault) else None
+    c.name: c.default.arg if isinstance(c.default, ColumnDefault) and c.default.is_scalar else None
     for c in _STATES.columns
 }
 

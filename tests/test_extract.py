@@ -1509,3 +1509,34 @@ def test_every_platform_marker_is_recognised_anywhere_in_the_first_400k(at: int)
             found = rules_for(None, source)
             assert found is not None and found.name == expected, (rs.rules.name, marker)
             assert rules_for(None, "x" * 400_000 + marker) is None, marker
+
+
+@pytest.mark.parametrize(
+    "hidden_open",
+    [
+        '<nav class="mega-menu" style="display:none">',
+        '<div class="cart-drawer" hidden>',
+        '<div class="size-guide modal fade">',
+    ],
+)
+@pytest.mark.parametrize("structured", [True, False])
+def test_hidden_bulk_beside_the_product_does_not_cut_its_area_short(
+    hidden_open: str, structured: bool
+) -> None:
+    """A long block a reader does not see (a mega-menu, a cart drawer) sits beside the
+    product's description; the stock line after it is still in the product area, and it
+    outweighs structured data that says in stock."""
+    blurb = "A compact desk amplifier with a warm sound and two gain settings. " * 5
+    hidden = "".join(f"<p>Menu entry {i}: {'words ' * 30}</p>" for i in range(40))
+    head = ld(product("99.00", avail="https://schema.org/InStock", name="Acme Amp"))
+    html = page(
+        f'<div class="product"><div class="info"><h1>Acme Amp</h1><p>{blurb}</p></div>'
+        f"{hidden_open}{hidden}</{hidden_open[1:].split()[0]}>"
+        '<p class="price">$99.00</p><p class="stock-status">Sold out</p></div>',
+        head
+        if structured
+        else '<meta property="product:price:amount" content="99.00">'
+        '<meta property="product:price:currency" content="USD">',
+    )
+    offer = extract(html, url="https://shop.example/amp")
+    assert (offer.price, offer.availability) == (D("99.00"), OUT)

@@ -1790,11 +1790,18 @@ def _drop_unseen(body: LexborNode, h1: LexborNode | None) -> bool:
 
 
 def _block_around(h1: LexborNode) -> tuple[LexborNode, str]:
-    """The block around the h1 that holds the product (about 6,000 characters), and its text."""
+    """The block around the h1 that holds the product (about 6,000 characters), and its text.
+
+    It is found on the page as served, with one exception: where the climb would stop at a
+    block too long, that block's children a reader does not see (a hidden mega-menu or cart
+    drawer beside the product) are removed first and its text measured again.
+    """
     region = h1
     region_text = _text(h1, "\n")
     for anc in _ancestors(h1, 12):
         t = _text(anc, "\n")
+        if len(t) > 6000 and _drop_unseen_children(anc):
+            t = _text(anc, "\n")
         if len(t) > 6000 and len(region_text) > 200:
             break
         region, region_text = anc, t
@@ -1803,13 +1810,22 @@ def _block_around(h1: LexborNode) -> tuple[LexborNode, str]:
     return region, region_text
 
 
+def _drop_unseen_children(node: LexborNode) -> bool:
+    """Remove the children of ``node`` that a reader does not see; whether there were any."""
+    unseen = [child for child in node.iter() if _is_unseen(child)]
+    for child in unseen:
+        child.decompose()
+    return bool(unseen)
+
+
 def _may_say_sold_out(region: LexborNode, text: str) -> bool:
     """Whether the main product area (``region``, uncleaned, and its ``text``) has
     out-of-stock wording anywhere: in its text, or in one of its buttons' labels.
 
     Without any, its cleaned version (see ``_main_region``) has no strong signal: cleaning
-    only removes elements, and a stock-status line must be one of the area's own lines.
-    Structured availability then stands, and the area needs no cleaning or reading.
+    only removes elements from this same area (it is not looked for again), and a
+    stock-status line must be one of the area's own lines. Structured availability then
+    stands, and the area needs no cleaning or reading.
     """
     low = text.lower()
     if any(phrase in low for phrase in _OOS_PHRASES):
@@ -2104,22 +2120,39 @@ def _in_unseen(node: LexborNode) -> bool:
     return _is_unseen(node) or any(_is_unseen(a) for a in _ancestors(node, 10_000))
 
 
+def _hidden_in(root: LexborNode | None) -> list[LexborNode]:
+    """The elements a reader does not see inside ``root``: what ``_HIDDEN_SEL`` and
+    ``_HIDDEN_STYLE_RE`` find (each selector costs a walk of ``root``'s subtree)."""
+    hidden = _css(root, _HIDDEN_SEL)[:2000]
+    hidden += (n for n in _css(root, "[style]") if _HIDDEN_STYLE_RE.search(_attr(n, "style") or ""))
+    return [n for n in hidden if n.tag not in {"body", "html"}]
+
+
 def _drop_hidden(body: LexborNode | None, scan: _Scan) -> LexborNode | None:
     """Remove the elements a reader does not see from ``body`` (and their h1 elements from
     ``scan``); return the product's heading among the h1 elements left.
 
-    Each selector costs a walk of the whole page, so this runs only when visible text is
-    read; until then ``_in_unseen`` tells whether one element is visible.
+    This walks the whole page, so it runs only when the whole page's text is read (no price
+    or no heading); the product area alone is cleaned by ``_unseen_removed``, and until then
+    ``_in_unseen`` tells whether one element is visible.
     """
-    hidden = _css(body, _HIDDEN_SEL)[:2000]
-    hidden += (n for n in _css(body, "[style]") if _HIDDEN_STYLE_RE.search(_attr(n, "style") or ""))
-    hidden = [n for n in hidden if n.tag not in {"body", "html"}]
+    hidden = _hidden_in(body)
     if hidden:
         gone = {n.mem_id for n in hidden}
         scan.h1 = [n for n in scan.h1 if not _inside(n, gone)]
         for node in hidden:
             node.decompose()
     return _first_h1(scan.h1)
+
+
+def _unseen_removed(area: tuple[LexborNode, str]) -> tuple[LexborNode, str]:
+    """The product area (see ``_block_around``) and its text without the elements inside it
+    that a reader does not see (removed from the page)."""
+    region = area[0]
+    hidden = _hidden_in(region)
+    for node in hidden:
+        node.decompose()
+    return (region, _text(region, "\n")) if hidden else area
 
 
 def _inside(node: LexborNode, ids: set[int]) -> bool:
@@ -2357,22 +2390,27 @@ def _extract(
     # availability, by the precedence in the module docstring
     structured = ld.availability or micro.availability or meta.availability
     settled = rules is not None and explicit.availability is not None
+    speaks = structured or builtin.availability
+    # the product area (see _block_around): for the check below and for reading. It is found
+    # once, before any text is read; the hidden elements inside it are removed before reading
+    around: tuple[LexborNode, str] | None = None
     while True:
-        # the product area: for the check below and for reading
-        around = (
-            _block_around(h1) if h1 is not None and body_node is not None and not settled else None
-        )
-        if not settled and (structured or builtin.availability) is not None:
+        if around is None and h1 is not None and body_node is not None and not settled:
+            around = _block_around(h1)
+        if not settled and speaks is not None:
             # the page's own answer (its data, or the shop's known element) stands unless
             # the product area says "sold out"; without such wording, cleaning and reading
-            # the area would change nothing (nor with hidden text still in: read as served
-            # first, an area without such wording even there skips the hidden elements' walk)
+            # the area would change nothing (read as served first: an area without such
+            # wording even with hidden text in needs no search for hidden elements)
             region_node, text = around or (body_node, _text(body_node, "\n"))
             settled = region_node is None or not _may_say_sold_out(region_node, text)
         if settled or cleaned:
             break
-        # the area will be read: found again without what a reader does not see
-        h1, cleaned = _drop_hidden(body_node, scan), True
+        # the area will be read: first without what a reader does not see in it
+        if around is not None:
+            around, cleaned = _unseen_removed(around), True
+        else:  # no heading: the whole page is read
+            h1, cleaned = _drop_hidden(body_node, scan), True
     if settled:
         signals = _RegionSignals()
     else:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from tracker.config import Config, FetchSettings
@@ -199,3 +200,41 @@ def test_user_agent_names_the_project(shop: Shop) -> None:
     fetch_all(config(), [shop.url(SKUS[0])])
     agents = {r.user_agent for r in shop.requests()}
     assert len(agents) == 1 and (agents.pop() or "").startswith("tracker/")
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    """A shop that closes keep-alive connections soon after answering: the next page is
+    fetched on a new connection at the first attempt, not tried on the closed one."""
+    from tracker import netback
+
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        body = b"<html><h1>Amp</h1></html>"
+        try:  # answers while asked, and closes the connection once idle for 50 ms
+            while await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 0.05):
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError):
+            pass
+        writer.close()
+
+    async def go() -> list[FetchResult]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        results = []
+        async with server, Fetcher(config(retries=2)) as fetcher:
+            for path in ("/a", "/b", "/c"):
+                results.append(await fetcher.fetch(f"http://127.0.0.1:{port}{path}"))
+                await asyncio.sleep(0.2)
+        return results
+
+    assert netback.install(httpx.AsyncClient())  # the cheaper check is in place
+    results = asyncio.run(go())
+    assert [(r.status, r.attempts) for r in results] == [(200, 1)] * 3
+    assert connections == 3  # robots.txt and the first page share one

@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 import httpx
 from protego import Protego
 
+from tracker import netback
 from tracker.config import Config, FetchSettings
 from tracker.errors import BodyTooLarge, FetchError
 from tracker.models import origin_of
@@ -216,6 +217,8 @@ class Fetcher:
             follow_redirects=False,
             timeout=httpx.Timeout(self.config.fetch.timeout),
         )
+        if self._transport is None:
+            netback.install(client)
         self._clients.append(client)
         return client
 

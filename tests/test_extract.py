@@ -1520,20 +1520,24 @@ def test_every_platform_marker_is_recognised_anywhere_in_the_first_400k(at: int)
     ],
 )
 @pytest.mark.parametrize("structured", [True, False])
+@pytest.mark.parametrize("flat", [False, True])
 def test_hidden_bulk_beside_the_product_does_not_cut_its_area_short(
-    hidden_open: str, structured: bool
+    hidden_open: str, structured: bool, flat: bool
 ) -> None:
     """A long block a reader does not see (a mega-menu, a cart drawer) sits beside the
     product's description; the stock line after it is still in the product area, and it
-    outweighs structured data that says in stock."""
+    outweighs structured data that says in stock. ``flat``: the blocks are children of a
+    body with hundreds of (empty) others."""
     blurb = "A compact desk amplifier with a warm sound and two gain settings. " * 5
     hidden = "".join(f"<p>Menu entry {i}: {'words ' * 30}</p>" for i in range(40))
-    head = ld(product("99.00", avail="https://schema.org/InStock", name="Acme Amp"))
-    html = page(
-        f'<div class="product"><div class="info"><h1>Acme Amp</h1><p>{blurb}</p></div>'
+    blocks = (
+        f'<div class="info"><h1>Acme Amp</h1><p>{blurb}</p></div>'
         f"{hidden_open}{hidden}</{hidden_open[1:].split()[0]}>"
-        '<p class="price">$99.00</p><p class="stock-status">Sold out</p></div>',
-        head
+        '<p class="price">$99.00</p><p class="stock-status">Sold out</p>'
+    )
+    html = page(
+        blocks + "<i></i>" * 300 if flat else f'<div class="product">{blocks}</div>',
+        ld(product("99.00", avail="https://schema.org/InStock", name="Acme Amp"))
         if structured
         else '<meta property="product:price:amount" content="99.00">'
         '<meta property="product:price:currency" content="USD">',

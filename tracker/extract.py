@@ -1794,7 +1794,8 @@ def _block_around(h1: LexborNode) -> tuple[LexborNode, str]:
 
     It is found on the page as served, with one exception: where the climb would stop at a
     block too long, that block's children a reader does not see (a hidden mega-menu or cart
-    drawer beside the product) are removed first and its text measured again.
+    drawer beside the product) are removed first and its text measured again. (Elements
+    inside them, an h1 of a ``_Scan`` among them, are gone: none is read after this.)
     """
     region = h1
     region_text = _text(h1, "\n")

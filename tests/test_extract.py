@@ -1544,3 +1544,48 @@ def test_hidden_bulk_beside_the_product_does_not_cut_its_area_short(
     )
     offer = extract(html, url="https://shop.example/amp")
     assert (offer.price, offer.availability) == (D("99.00"), OUT)
+
+
+CHALLENGE_MARKERS = [
+    "cf-browser-verification",
+    "cf_chl_opt",
+    "cf-challenge",
+    "challenge-platform",
+    "cf-error-details",
+    "px-captcha",
+    "_pxCaptcha",
+    "Press & Hold",
+    "Press &amp; Hold",
+    "captcha-delivery.com",
+    "datadome",
+    "DataDome",
+    "errors.edgesuite.net",
+    "You don't have permission to access",
+    "_Incapsula_Resource",
+    "Incapsula incident",
+    "validateCaptcha",
+    "Enter the characters you see below",
+    "not a robot",
+    "unusual traffic",
+    "automated access",
+    "Access Denied",
+]
+
+
+@pytest.mark.parametrize("marker", CHALLENGE_MARKERS)
+def test_each_challenge_marker_makes_a_short_page_blocked(marker: str) -> None:
+    """A challenge page: little text and one bot-protection marker in its source, even
+    one that shares a word with other markers ("captcha", "Incapsula"). A product page
+    with the same marker in a script and a full description is read as usual."""
+    challenge = page(f'<div><script src="/{marker}.js"></script><p>One moment...</p></div>')
+    offer = extract(challenge, url="https://shop.example/amp")
+    assert (offer.status, offer.reason) == (
+        PageStatus.blocked,
+        f"bot protection page (marker {marker!r})",
+    )
+    described = "<p>" + "A compact desk amplifier with a warm sound. " * 80 + "</p>"
+    shop_page = page(
+        f'<script src="/{marker}.js"></script><main><h1>Acme Amp</h1>{described}</main>',
+        ld(product("99.00", avail="https://schema.org/InStock", name="Acme Amp")),
+    )
+    assert extract(shop_page, url="https://shop.example/amp").status is PageStatus.ok

@@ -382,30 +382,26 @@ _BLOCK_TITLES = (
     "ddos-guard",
     "human verification",
 )
-# Markers of challenge pages; they count only on a page with little visible text.
-_BLOCK_MARKERS = (
-    "cf-browser-verification",
-    "cf_chl_opt",
-    "cf-challenge",
-    "challenge-platform",
-    "cf-error-details",
-    "px-captcha",
-    "_pxCaptcha",
-    "Press & Hold",
-    "Press &amp; Hold",
-    "captcha-delivery.com",
-    "datadome",
-    "DataDome",
-    "errors.edgesuite.net",
-    "You don't have permission to access",
-    "_Incapsula_Resource",
-    "Incapsula incident",
-    "validateCaptcha",
-    "Enter the characters you see below",
-    "not a robot",
-    "unusual traffic",
-    "automated access",
-    "Access Denied",
+# Markers of challenge pages; they count only on a page with little visible text. Markers
+# that share a substring of six characters or more are grouped (see _marker_search): a page
+# without it is searched once for the whole group.
+_BLOCK_MARKERS: tuple[tuple[str, ...], ...] = (
+    ("cf-browser-verification",),
+    ("cf_chl_opt",),
+    ("cf-challenge", "challenge-platform"),
+    ("cf-error-details",),
+    ("px-captcha", "_pxCaptcha", "validateCaptcha", "captcha-delivery.com"),
+    ("Press & Hold", "Press &amp; Hold"),
+    ("datadome",),
+    ("DataDome",),
+    ("errors.edgesuite.net",),
+    ("You don't have permission to access",),
+    ("_Incapsula_Resource", "Incapsula incident"),
+    ("Enter the characters you see below",),
+    ("not a robot",),
+    ("unusual traffic",),
+    ("automated access",),
+    ("Access Denied",),
 )
 
 _PRODUCT_TYPES = frozenset(
@@ -2087,9 +2083,13 @@ def _blocked_reason(html: str, title: str, body: LexborNode | None) -> str | Non
             return f"bot protection page (title {title.strip()[:60]!r})"
     if len(html) > 250_000:  # challenge pages are small; a big page is a real one
         return None
-    for marker in _BLOCK_MARKERS:
-        if marker in html and visible_len() < 2500:
-            return f"bot protection page (marker {marker!r})"
+    for group in _BLOCK_MARKERS:
+        common, markers = _marker_search(group)
+        if common is not None and common not in html:
+            continue
+        for marker in markers:
+            if marker in html and visible_len() < 2500:
+                return f"bot protection page (marker {marker!r})"
     return None
 
 

@@ -140,3 +140,56 @@ def test_sold_out_is_recorded_as_out_of_stock(
         shop.set_stock("schiit-magni-unity", True)
     rows = [r for r in store.history("schiit-magni-unity") if r.retailer == "Shopify store"]
     assert [r.availability for r in rows] == [Availability.InStock, Availability.OutOfStock]
+
+
+def test_a_run_keeps_fetching_while_another_process_writes_the_database(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """Another process (a render, a second run) holds SQLite's write lock: the run keeps
+    fetching meanwhile, holding the checks it cannot record yet, and records every one
+    once the lock is free."""
+    import sqlite3
+    import threading
+    import time
+
+    from tracker.shops import Product, Shop, Style
+
+    products = [Product(f"amp-{i}", f"Amplifier {i}", Decimal(100 + i)) for i in range(300)]
+    db = tmp_path / "history.sqlite3"
+    with Shop("Busy shop", style=Style.plain, products=products) as shop:
+        config = parse_config(
+            f'[tracker]\ndatabase = "sqlite:///{db}"\n'
+            "[fetch]\nconcurrency = 8\nper_host_concurrency = 8\nper_host_delay = 0\n"
+            + "".join(
+                f'[[products]]\nid = "{p.sku}"\nname = "{p.title}"\n'
+                f'[[products.listings]]\nretailer = "Busy shop"\nurl = "{shop.url(p.sku)}"\n'
+                for p in products
+            )
+        )
+        with open_store(config.tracker.database) as store:
+            store.sync_config(config, now=clock())
+            seen: list[int] = []
+
+            def hold_the_lock() -> None:
+                deadline = time.monotonic() + 30
+                while len(shop.requests(settle=0)) < 10 and time.monotonic() < deadline:
+                    time.sleep(0.005)  # the run has started
+                other = sqlite3.connect(db, isolation_level=None, timeout=30)
+                other.execute("BEGIN IMMEDIATE")  # another process's write transaction
+                start = len(shop.requests(settle=0))
+                while len(shop.requests(settle=0)) < start + 150 and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                seen.append(len(shop.requests(settle=0)) - start)
+                other.execute("COMMIT")
+                other.close()
+
+            holder = threading.Thread(target=hold_the_lock)
+            holder.start()
+            summary = run_once(config, store=store, now=clock)
+            holder.join()
+            recorded = store.counts()["observations"]
+    # 150 pages were fetched while the lock was held (a run waiting for it at its next
+    # batch of 50 checks would have stopped within about 60), then all 300 were recorded
+    assert seen and seen[0] >= 150
+    assert (summary.checked, summary.new, summary.failed) == (300, 300, 0)
+    assert recorded == 300

@@ -291,3 +291,25 @@ def test_unusable_database_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         open_store(f"sqlite:///{not_a_db}")
     assert not_a_db.read_bytes() == b"this is not a database" * 100  # nothing overwritten
+
+
+def test_a_batch_not_waiting_for_another_writer_is_not_recorded_until_it_can_be(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """``record(wait=False)`` on SQLite while another process writes: None at once and
+    nothing written; the same batch is recorded once the lock is free."""
+    import sqlite3
+
+    db = tmp_path / "history.sqlite3"
+    with open_store(f"sqlite:///{db}") as store:
+        store.sync_config(parse_config(CONFIG), now=clock())
+        a = store.active_listings()[0]
+        batch = [CheckResult(listing_id=a.id, checked_at=clock(), duration_ms=5, offer=ok("99.00"))]
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        assert store.record(batch, wait=False) is None  # (waiting would raise, after 30 s)
+        other.execute("COMMIT")
+        other.close()
+        assert store.counts()["fetch_log"] == 0
+        assert store.record(batch, wait=False) == ["new"]
+        assert [r.price for r in store.history("amp")] == [Decimal("99.00")]

@@ -79,6 +79,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 ResultHook = Callable[[ListingRef, CheckResult, str], None]
 FLUSH_EVERY = 50
+FLUSH_PATIENCE = 4  # batches kept while another process writes, before waiting for it
 FEED_BATCH = 2_000  # listings a run reads from its plan at a time (when not shared)
 AMAZON_NOT_CONFIGURED = (
     "Amazon prices and availability may only come from Amazon's Creators API: add an "
@@ -1080,17 +1081,25 @@ async def _run(
     policy = quarantine_policy(config, product_of)
     pending: list[tuple[ListingRef, CheckResult]] = []
 
-    def flush() -> None:
+    def flush(*, wait: bool = False) -> None:
         # Recorded here, in the event loop, like the pages read (see _Readers): a batch
         # takes a few milliseconds, and handing it to a thread cost more in GIL hand-overs
-        # (a 10,000-page run without reading: 14.5 s of CPU with a thread, 12 s here). A
-        # database locked by another writer holds the loop up to its busy timeout; the
-        # fetches in flight then fail with a timeout only if it outlasts [fetch] timeout.
-        batch = pending[:]
-        pending.clear()
-        if not batch:
+        # (a 10,000-page run without reading: 14.5 s of CPU with a thread, 12 s here).
+        # While another process writes the database (a helper, a render), the batch
+        # waits for the next page's flush instead of holding the loop; past a few
+        # batches, and at the end, it waits for the database.
+        if not pending:
             return
-        outcomes = store.record([r for _, r in batch], run_id=summary.run_id, policy=policy)
+        batch = pending[:]
+        outcomes = store.record(
+            [r for _, r in batch],
+            run_id=summary.run_id,
+            policy=policy,
+            wait=wait or len(batch) >= FLUSH_EVERY * FLUSH_PATIENCE,
+        )
+        if outcomes is None:
+            return
+        del pending[: len(batch)]
         for (listing, result), outcome in zip(batch, outcomes, strict=True):
             summary.add(listing.id, outcome)
             if on_result is not None:
@@ -1248,7 +1257,7 @@ async def _run(
     finally:
         if gate is not None:
             await gate.aclose()
-    flush()
+    flush(wait=True)
 
 
 # -- tracker check ---------------------------------------------------------------------------

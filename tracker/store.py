@@ -43,7 +43,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from tracker.bands import CurrentListing
@@ -250,6 +250,7 @@ def head_revision() -> str:
     )
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a write waits for another process's to end
 SYNC_CHUNK = 5_000  # new listings inserted per statement by a sync
 ID_CHUNK = 900  # ids named in one statement
 SYNC_VERSION = 1  # counts in the digest: a sync that mirrors more must not be skipped
@@ -710,6 +711,33 @@ class Store:
         with self._errors(), self.engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def _write(self, *, wait: bool) -> Iterator[Connection | None]:
+        """``_connection``; or, with ``wait=False`` on SQLite, None at once when another
+        process holds the database's write lock (no busy wait)."""
+        if wait or not self.is_sqlite:
+            with self._connection() as conn:
+                yield conn
+            return
+        with self._errors(), self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection  # (a statement here would begin)
+            assert raw is not None
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                try:
+                    transaction = conn.begin()  # BEGIN IMMEDIATE: the write lock (_sqlite_begin)
+                except OperationalError as exc:
+                    if getattr(exc.orig, "sqlite_errorname", "") != "SQLITE_BUSY":
+                        raise
+                    transaction = None
+                if transaction is None:
+                    yield None
+                else:
+                    with transaction:
+                        yield conn
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
     def take_host(
         self,
         origin: str,
@@ -843,16 +871,22 @@ class Store:
         *,
         run_id: int | None = None,
         policy: QuarantinePolicy | None = None,
-    ) -> list[str]:
+        wait: bool = True,
+    ) -> list[str] | None:
         """Record a batch of checks in one transaction; the outcome of each, in order.
 
         Outcomes: ``new`` (first state), ``changed``, ``unchanged``, ``held`` (a
         suspicious change that ``policy`` sent to quarantine, or a page still
         showing it), or the failure kind.
+
+        ``wait=False``: an SQLite database that another process is writing is not
+        waited for; None, and nothing is recorded (the caller tries again later).
         """
         if not results:
             return []
-        with self._connection() as conn:
+        with self._write(wait=wait) as conn:
+            if conn is None:
+                return None
             batch = _Batch(conn, {r.listing_id for r in results})
             outcomes = []
             touched: set[int] = set()
@@ -1555,7 +1589,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
 

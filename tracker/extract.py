@@ -531,6 +531,9 @@ def _host_of(url: str | None) -> str:
     return host.lower().rstrip(".")
 
 
+_MARKER_WINDOW = 400_000  # characters of the page source searched for platform markers
+
+
 def _rules_for_source(host: str, source: str) -> SiteRules | None:
     rulesets = load_builtin_rules()
     if host:
@@ -548,9 +551,6 @@ def _rules_for_source(host: str, source: str) -> SiteRules | None:
         if any(source.find(m, 0, _MARKER_WINDOW) >= 0 for m in markers):
             return rs.rules
     return None
-
-
-_MARKER_WINDOW = 400_000  # characters of the page source searched for platform markers
 
 
 @functools.cache
@@ -2083,14 +2083,20 @@ def _blocked_reason(html: str, title: str, body: LexborNode | None) -> str | Non
             return f"bot protection page (title {title.strip()[:60]!r})"
     if len(html) > 250_000:  # challenge pages are small; a big page is a real one
         return None
-    for group in _BLOCK_MARKERS:
-        common, markers = _marker_search(group)
+    for common, markers in _block_searches():
         if common is not None and common not in html:
             continue
         for marker in markers:
             if marker in html and visible_len() < 2500:
                 return f"bot protection page (marker {marker!r})"
     return None
+
+
+@functools.cache
+def _block_searches() -> tuple[tuple[str | None, tuple[str, ...]], ...]:
+    """How to search a page for each group of ``_BLOCK_MARKERS`` (see ``_marker_search``),
+    worked out once."""
+    return tuple(_marker_search(group) for group in _BLOCK_MARKERS)
 
 
 def _first_h1(candidates: Iterable[LexborNode]) -> LexborNode | None:

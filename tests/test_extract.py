@@ -1496,6 +1496,35 @@ def test_template_content_is_never_read() -> None:
     assert (offer.price, offer.availability, offer.title) == (D("99.00"), IN, "Acme Amp")
 
 
+@pytest.mark.parametrize("holder", ["noscript", "svg", "script", "style"])
+def test_microdata_inside_unshown_elements_is_never_read(holder: str) -> None:
+    """A <noscript> fallback (or an <svg>, a script, a style) with microdata of its own
+    neither prices the product nor says it is sold out; the microdata shown does."""
+    tag = "g" if holder == "svg" else "span"  # (most HTML elements end an <svg>)
+    inner = (
+        f'<{tag} itemprop="price" content="5.00"></{tag}>'
+        f'<{tag} itemprop="priceCurrency" content="EUR"></{tag}>'
+        f'<{tag} itemprop="availability" content="https://schema.org/OutOfStock"></{tag}>'
+    )
+    offer = extract(
+        page(
+            f"<{holder}>{inner}</{holder}>"
+            '<main itemscope itemtype="https://schema.org/Product"><h1>Acme Amp</h1>'
+            '<div itemprop="offers" itemscope itemtype="https://schema.org/Offer">'
+            '<span itemprop="price" content="99.00">$99.00</span>'
+            '<meta itemprop="priceCurrency" content="USD">'
+            '<link itemprop="availability" href="https://schema.org/InStock"></div></main>'
+        ),
+        url="https://shop.example.com/amp",
+    )
+    assert (offer.price, offer.currency, offer.availability, offer.method) == (
+        D("99.00"),
+        "USD",
+        IN,
+        "microdata",
+    )
+
+
 @pytest.mark.parametrize("at", [0, 350_000, 399_000])
 def test_every_platform_marker_is_recognised_anywhere_in_the_first_400k(at: int) -> None:
     """Each marker a built-in rule set declares names that rule set on its own, wherever it

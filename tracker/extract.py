@@ -315,8 +315,10 @@ _ASCII_WS_RE = re.compile(r"[ \t\n\f\r]+")  # what separates class names in HTML
 
 # the elements the first steps read (see _Scan), in one selector (each costs a walk of the
 # page; a <template>'s content is outside the tree the parser builds: no text, no matches)
-_SCAN_SEL = "meta, link, title, h1, script, style, noscript, svg, iframe"
+_SCAN_SEL = "meta, link, title, h1, script, style, noscript, svg, iframe, [itemprop]"
 _HEAD_TAGS = frozenset({"meta", "link", "title"})
+_STRIP_TAGS = frozenset({"script", "style", "noscript", "svg", "iframe"})
+_NESTING_STRIP_TAGS = frozenset({"noscript", "svg"})  # the others hold text only
 
 _NOISE_SEL = (
     'nav, footer, aside, header, [class*="related" i], [class*="recommend" i], '
@@ -1495,21 +1497,9 @@ def _scope_of(node: LexborNode) -> LexborNode | None:
     return None
 
 
-def _microdata(tree: LexborHTMLParser, ctx: _Ctx, h1: LexborNode | None) -> _Found:
+def _microdata(items: _Items, ctx: _Ctx, h1: LexborNode | None) -> _Found:
     found = _Found()
-    # one walk for every itemprop, sorted here: price, availability and currency
-    nodes: list[LexborNode] = []
-    avails: list[LexborNode] = []
-    currencies: list[LexborNode] = []
-    for node in _css(tree, "[itemprop]"):
-        props = (_attr(node, "itemprop") or "").split()
-        if "price" in props or "lowPrice" in props:
-            nodes.append(node)
-        if "availability" in props:
-            avails.append(node)
-        if "priceCurrency" in props:
-            currencies.append(node)
-    nodes = nodes[:200]
+    nodes, avails, currencies = items.price[:200], items.availability, items.currency
     if not nodes:
         if avails:
             found.availability = _microdata_availability(avails[0])
@@ -2179,6 +2169,33 @@ def _inside(node: LexborNode, ids: set[int]) -> bool:
 
 
 @dataclass(slots=True)
+class _Items:
+    """The microdata properties read (``itemprop``), in document order."""
+
+    price: list[LexborNode] = field(default_factory=list)  # price, lowPrice
+    availability: list[LexborNode] = field(default_factory=list)
+    currency: list[LexborNode] = field(default_factory=list)  # priceCurrency
+
+    def add(self, node: LexborNode, itemprop: str) -> None:
+        props = itemprop.split()
+        if "price" in props or "lowPrice" in props:
+            self.price.append(node)
+        if "availability" in props:
+            self.availability.append(node)
+        if "priceCurrency" in props:
+            self.currency.append(node)
+
+    def outside(self, ids: set[int], *, nested: bool) -> None:
+        """Forget the properties that are, or are inside, the elements ``ids`` names
+        (about to be removed); ``nested``: whether any of those holds elements."""
+        for nodes in (self.price, self.availability, self.currency):
+            if nodes:
+                nodes[:] = [
+                    n for n in nodes if not (_inside(n, ids) if nested else n.mem_id in ids)
+                ]
+
+
+@dataclass(slots=True)
 class _Scan:
     """The elements the first steps read, found in one walk of the document."""
 
@@ -2186,21 +2203,37 @@ class _Scan:
     h1: list[LexborNode] = field(default_factory=list)
     jsonld: list[LexborNode] = field(default_factory=list)  # script[type*="ld+json" i]
     strip: list[LexborNode] = field(default_factory=list)  # never visible: removed after
+    items: _Items = field(default_factory=_Items)
 
     @classmethod
     def of(cls, tree: LexborHTMLParser) -> _Scan:
         scan = cls()
         for node in _css(tree, _SCAN_SEL):
             tag = node.tag
+            attrs = _attrs(node)
+            itemprop = attrs.get("itemprop")
+            if itemprop:
+                scan.items.add(node, itemprop)
             if tag in _HEAD_TAGS:
                 scan.head.append(node)
             elif tag == "h1":
                 scan.h1.append(node)
-            else:
+            elif tag in _STRIP_TAGS:
                 scan.strip.append(node)
-                if tag == "script" and "ld+json" in (_attr(node, "type") or "").lower():
+                if tag == "script" and "ld+json" in (attrs.get("type") or "").lower():
                     scan.jsonld.append(node)
         return scan
+
+    def drop_strip(self) -> None:
+        """Remove the elements never shown (scripts, styles, ...), and forget what this
+        scan found inside them (an h1 or a microdata property in a <noscript>)."""
+        if self.strip:
+            stripped = {n.mem_id for n in self.strip}
+            self.h1 = [n for n in self.h1 if not _inside(n, stripped)]
+            nested = any(n.tag in _NESTING_STRIP_TAGS for n in self.strip)
+            self.items.outside(stripped, nested=nested)
+            for node in self.strip:
+                node.decompose()
 
 
 def _query_values(url: str | None) -> frozenset[str]:
@@ -2314,10 +2347,7 @@ def _extract(
     # JSON-LD must be read before scripts are stripped
     ld = _jsonld(scan.jsonld, ctx, page)
 
-    stripped = {n.mem_id for n in scan.strip}
-    scan.h1 = [n for n in scan.h1 if not _inside(n, stripped)]  # an h1 in a <noscript> goes too
-    for node in scan.strip:
-        node.decompose()
+    scan.drop_strip()
     body_node = tree.body
     blocked = _blocked_reason(html, page.title or "", body_node)
     if blocked or (status_blocked and ld.price is None):
@@ -2333,7 +2363,7 @@ def _extract(
         return Offer(status=PageStatus.gone, reason=f"the page says it does not exist: {soft_404}")
 
     explicit = _apply_rules(tree, rules, ctx) if rules is not None else _Found()
-    micro = _microdata(tree, ctx, h1)
+    micro = _microdata(scan.items, ctx, h1)
     meta = _meta(head, ctx)
     # built-in rules only when structured data leaves the price or availability open
     builtin_rules: SiteRules | None = None

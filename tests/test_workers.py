@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -277,9 +277,11 @@ def run_big(
     delay: float = 0,
     slow: float = 0,
     processes: str = "processes = 2\n",
+    per_host: int = 1,
 ) -> subprocess.Popen[str]:
     """`tracker run` over ``big_farm`` in two processes (``processes``: the setting, or
-    "" for the default); each page takes ``slow`` s."""
+    "" for the default), two requests in flight, ``per_host`` to a shop; each page takes
+    ``slow`` s."""
     big_farm.clear_faults()
     big_farm.reset_log()
     for shop in big_farm.shops if slow else ():
@@ -287,7 +289,10 @@ def run_big(
     path = write_config(
         big_farm,
         tmp_path,
-        fetch=f"{processes}concurrency = 2\nper_host_concurrency = 1\nper_host_delay = {delay}\n",
+        fetch=(
+            f"{processes}concurrency = 2\nper_host_concurrency = {per_host}\n"
+            f"per_host_delay = {delay}\n"
+        ),
         schedule="",
     )
     return subprocess.Popen(
@@ -298,8 +303,8 @@ def run_big(
     )
 
 
-def in_flight_at_most(farm: ShopFarm, *, lag: float = 0.008) -> int:
-    """The most requests any moment saw in flight, over every shop of ``farm``.
+def in_flight_at_most(shops: Iterable[Shop], *, lag: float = 0.008) -> int:
+    """The most requests any moment saw in flight, over all of ``shops`` together.
 
     A shop notes a request's end just after writing the answer, so on a loaded
     machine the client may already have sent its next request: each request counts
@@ -307,7 +312,7 @@ def in_flight_at_most(farm: ShopFarm, *, lag: float = 0.008) -> int:
     """
     events = sorted(
         (t, step)
-        for shop in farm.shops
+        for shop in shops
         for r in shop.requests()
         for t, step in ((r.started, 1), (max(r.started, r.finished - lag), -1))
     )  # at equal times an end (-1) sorts before a start
@@ -338,13 +343,44 @@ def test_a_big_run_shares_its_hosts_with_a_helper_process(
     assert sorted(pages(big_farm).values()) == [1] * total
     assert all(shop.max_in_flight <= 1 for shop in big_farm.shops)
     # the run's `concurrency` (2) holds over all shops and both processes together
-    assert in_flight_at_most(big_farm) <= 2
+    assert in_flight_at_most(big_farm.shops) <= 2
     for shop in big_farm.shops if delay else ():  # the delay between two requests holds
         starts = sorted(r.started for r in shop.requests() if r.path != "/robots.txt")
         # (measured where the shop receives them: a loaded machine adds some jitter)
         assert min(b - a for a, b in itertools.pairwise(starts)) >= delay - 0.03, shop.name
     # and recorded once, all under one run
     assert runs(db_url) == [(runs(db_url)[0][0], total)]
+
+
+@pytest.mark.parametrize("per_host", [1, 2], ids=["shop-limit-below-the-run's", "shop-limit-2"])
+def test_the_end_of_a_big_run_is_shared_only_where_politeness_allows(
+    big_farm: ShopFarm, tmp_path: Path, db_url: str, per_host: int
+) -> None:
+    """The process that would finish last alone lends listings of its shops to the
+    helper that has run out: only of shops whose robots.txt it has read, without a
+    Crawl-delay, and when the two processes' requests together (2) are within a shop's
+    limit. Each page is still fetched and recorded once, and every limit holds."""
+    total = len(big_farm.shops) * BIG
+    paced = big_farm.shops[0]
+    paced.robots_txt = "User-agent: *\nCrawl-delay: 0.02\n"
+    try:
+        proc = run_big(big_farm, tmp_path, slow=0.02, per_host=per_host)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        paced.robots_txt = "User-agent: *\nDisallow:\n"
+    assert proc.returncode == 0, err
+    assert "shared with 1 helper process" in err
+    assert f"checked {total} listings: 0 changed, {total} new, 0 unchanged, 0 failed" in out
+    assert sorted(pages(big_farm).values()) == [1] * total
+    assert runs(db_url) == [(runs(db_url)[0][0], total)]
+    assert in_flight_at_most(big_farm.shops) <= 2
+    # each process has one request in flight at a time: a shop that saw two at once was
+    # shared by both
+    most = {shop.name: in_flight_at_most([shop]) for shop in big_farm.shops}
+    assert most[paced.name] == 1  # its Crawl-delay binds one process only
+    assert max(most.values()) == per_host, most
+    starts = sorted(r.started for r in paced.requests() if r.path != "/robots.txt")
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.02 - 0.005
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="helpers need a second core")

@@ -250,6 +250,25 @@ class Fetcher:
         """Seconds between two requests to ``url``'s host (robots.txt Crawl-delay included)."""
         return self._host(url).delay
 
+    def may_share(self, url: str, *, together: int) -> bool:
+        """Whether another process may fetch from ``url``'s host beside this fetcher now,
+        when the two (or more) have at most ``together`` requests in flight at once: this
+        fetcher has begun the host (its robots.txt is read and allows it), nothing asks
+        to space or hold requests to it (no per-host delay, no Crawl-delay, no
+        Retry-After in force), and ``together`` is within its per-host concurrency."""
+        host = self._hosts.get(origin_of(url))
+        if host is None or host.robots_error is not None:
+            return False
+        if host.settings.respect_robots and not host.robots_loaded:
+            return False
+        now = self._clock()
+        return (
+            host.delay <= 0
+            and host.next_start <= now
+            and host.blocked_until <= now
+            and together <= host.settings.per_host_concurrency
+        )
+
     @asynccontextmanager
     async def _turn(self, host: _Host) -> AsyncIterator[_Granted]:
         """Wait for a slot on ``host`` and for its delay; yields the turn (see ``_Granted``).

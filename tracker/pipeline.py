@@ -532,6 +532,7 @@ def _run_once(
 
     helpers = 0
     reading = expected  # pages that may be read in other processes (see _Readers)
+    lend_together = 0  # (see _run)
     if by_host is not None and _may_split(config, claim, now, transport, stop):
         pages = {host: len(ids) for host, ids in by_host.items()}
         cpu_bound = _cpu_bound(config, pages)
@@ -540,6 +541,8 @@ def _run_once(
             reading = 0  # read by the helpers, or paced by politeness: reading here keeps up
         if helpers:
             hosts = _Hosts(by_host, processes=helpers + 1, fetch=config.fetch)
+            if config.fetch.per_host_delay <= 0:  # the end of a CPU-bound run is shared
+                lend_together = config.fetch.concurrency
             # the run's `concurrency` is shared: this process takes its part, like each helper
             mine = _per_process(config.fetch, helpers + 1)
             config = replace(config, fetch=replace(config.fetch, concurrency=mine))
@@ -553,9 +556,23 @@ def _run_once(
     if by_host is not None and hosts is None:
         turns = _in_turn(by_host.values())
     source = _Source(batches, stop, is_amazon=is_amazon, backlog=config.schedule.claim_batch)
+    if hosts is not None and lend_together:
+        hosts.lend = lambda count: [ref.id for ref in source.lend(count)]
     gate = shared_gate_for(config, store, now=now)
     with _Readers(config, pages=reading) as readers:
-        work = _run(config, store, source, summary, now, transport, on_result, stop, gate, readers)
+        work = _run(
+            config,
+            store,
+            source,
+            summary,
+            now,
+            transport,
+            on_result,
+            stop,
+            gate,
+            readers,
+            lend_together=lend_together,
+        )
         if hosts is not None:
             taken, early[:] = early[:helpers], early[helpers:]
             taken += [_launch_helper(i) for i in range(len(taken) + 1, helpers + 1)]
@@ -660,7 +677,13 @@ class _Hosts:
     fewer; the last hosts are shared out evenly, so no process ends with several while
     another has none. With a delay the run is bound by politeness and every host must start at
     once: the hosts are dealt out round-robin among the ``processes`` up front, and
-    each takes its whole deal at its first ask."""
+    each takes its whole deal at its first ask.
+
+    A host's listings are many pages of work, so the process that takes the last host
+    would go on alone long after the others. When the run's process can ``lend``
+    listings of its hosts (``_Source.lend``: where politeness allows), the last hosts
+    are left to it, and a helper that has run out is lent a few of its listings at a
+    time; the hosts themselves only when the run's process has nothing to lend."""
 
     def __init__(
         self,
@@ -677,13 +700,27 @@ class _Hosts:
         self.groups: deque[Sequence[int]] = deque()
         self.dealt: dict[int, list[Sequence[int]]] = {}
         self.per_take = -(-_per_process(fetch, processes) // fetch.per_host_concurrency) + 1
+        # the run's listings lent to a helper at a time: a few of its requests' worth
+        self.lend_size = 4 * _per_process(fetch, processes)
+        self.lend: Callable[[int], list[int]] | None = None  # (set by the run)
         if fetch.per_host_delay > 0:
             self.dealt = {i: ordered[i::processes] for i in range(processes)}
         else:
             self.groups.extend(ordered)
 
     def take(self, who: int) -> list[int]:
-        """The ids of the listings of the hosts process ``who`` (0: the run's) takes now."""
+        """The ids of the listings of the hosts process ``who`` (0: the run's) takes now,
+        or lent to it (see the class docstring)."""
+        if (
+            who != 0
+            and self.lend is not None
+            and len(self.groups) <= self.per_take * self.processes
+        ):
+            lent = self.lend(self.lend_size)
+            if lent:
+                with self.lock:
+                    self.given[who].extend(lent)
+                return lent
         with self.lock:
             out: list[int] = []
             for group in self.dealt.pop(who, []):
@@ -989,6 +1026,10 @@ class _Source:
         # runs out behind a politeness delay
         self.outstanding = 0
         self.finished = asyncio.Event()
+        # lending (see ``lend``): another thread takes listings from ``buffer`` under
+        # this lock; ``lendable`` says which may go, and is set while the fetcher runs
+        self.guard = threading.Lock()
+        self.lendable: Callable[[str], bool] | None = None
 
     async def next(self) -> ListingRef | None:
         async with self.lock:
@@ -1014,11 +1055,37 @@ class _Source:
                         pages.append(ref)
                 if len(pages) < len(batch):
                     self.amazon_ready.set()
-                self.buffer.extend(interleave_by_host(pages))
-            if not self.buffer:
-                return None
+                pages = interleave_by_host(pages)
+                with self.guard:
+                    self.buffer.extend(pages)
+            with self.guard:
+                if not self.buffer:
+                    return None
+                ref = self.buffer.popleft()
             self.outstanding += 1
-            return self.buffer.popleft()
+            return ref
+
+    def lend(self, count: int) -> list[ListingRef]:
+        """Up to ``count`` listings not yet handed out that another process may check
+        instead (``lendable``: their host may be shared now), the last ones in line;
+        from any thread."""
+        lendable = self.lendable
+        if lendable is None:
+            return []
+        answers: dict[str, bool] = {}  # by the URL's scheme and host (its first 3 slashes)
+        with self.guard:
+            lent: list[ListingRef] = []
+            kept: list[ListingRef] = []
+            while self.buffer and len(lent) < count:
+                ref = self.buffer.pop()
+                key = ref.url[: ref.url.find("/", ref.url.find("//") + 2)]
+                ok = answers.get(key)
+                if ok is None:
+                    ok = answers[key] = lendable(ref.url)
+                (lent if ok else kept).append(ref)
+            self.buffer.extend(reversed(kept))
+        lent.reverse()
+        return lent
 
     def finish(self) -> None:
         """A page listing handed out by ``next`` has been checked."""
@@ -1073,7 +1140,12 @@ async def _run(
     stop: threading.Event | None,
     gate: SharedGate | None,
     readers: _Readers,
+    *,
+    lend_together: int = 0,
 ) -> None:
+    """Check what ``source`` hands out, and record it. ``lend_together``: when this
+    process lends listings to helper processes (``_Source.lend``), the requests all of
+    them have in flight at most (0: it lends none)."""
     started = now()
     recent: dict[int, int] = {}
     schedule = scheduler_for(config, recent)
@@ -1253,7 +1325,12 @@ async def _run(
 
     try:
         async with Fetcher(config, transport=transport, shared=gate) as fetcher:
-            await asyncio.gather(pages(fetcher), amazon_worker())
+            if lend_together:
+                source.lendable = functools.partial(fetcher.may_share, together=lend_together)
+            try:
+                await asyncio.gather(pages(fetcher), amazon_worker())
+            finally:
+                source.lendable = None
     finally:
         if gate is not None:
             await gate.aclose()

@@ -362,12 +362,13 @@ def test_the_end_of_a_big_run_is_shared_only_where_politeness_allows(
     limit. Each page is still fetched and recorded once, and every limit holds."""
     total = len(big_farm.shops) * BIG
     paced = big_farm.shops[0]
+    served = paced.robots_txt
     paced.robots_txt = "User-agent: *\nCrawl-delay: 0.02\n"
     try:
         proc = run_big(big_farm, tmp_path, slow=0.02, per_host=per_host)
         out, err = proc.communicate(timeout=300)
     finally:
-        paced.robots_txt = "User-agent: *\nDisallow:\n"
+        paced.robots_txt = served
     assert proc.returncode == 0, err
     assert "shared with 1 helper process" in err
     assert f"checked {total} listings: 0 changed, {total} new, 0 unchanged, 0 failed" in out

@@ -318,7 +318,6 @@ _ASCII_WS_RE = re.compile(r"[ \t\n\f\r]+")  # what separates class names in HTML
 _SCAN_SEL = "meta, link, title, h1, script, style, noscript, svg, iframe, [itemprop]"
 _HEAD_TAGS = frozenset({"meta", "link", "title"})
 _STRIP_TAGS = frozenset({"script", "style", "noscript", "svg", "iframe"})
-_NESTING_STRIP_TAGS = frozenset({"noscript", "svg"})  # the others hold text only
 
 _NOISE_SEL = (
     'nav, footer, aside, header, [class*="related" i], [class*="recommend" i], '
@@ -2185,14 +2184,11 @@ class _Items:
         if "priceCurrency" in props:
             self.currency.append(node)
 
-    def outside(self, ids: set[int], *, nested: bool) -> None:
+    def outside(self, ids: set[int]) -> None:
         """Forget the properties that are, or are inside, the elements ``ids`` names
-        (about to be removed); ``nested``: whether any of those holds elements."""
+        (about to be removed)."""
         for nodes in (self.price, self.availability, self.currency):
-            if nodes:
-                nodes[:] = [
-                    n for n in nodes if not (_inside(n, ids) if nested else n.mem_id in ids)
-                ]
+            nodes[:] = [n for n in nodes if not _inside(n, ids)]
 
 
 @dataclass(slots=True)
@@ -2230,8 +2226,7 @@ class _Scan:
         if self.strip:
             stripped = {n.mem_id for n in self.strip}
             self.h1 = [n for n in self.h1 if not _inside(n, stripped)]
-            nested = any(n.tag in _NESTING_STRIP_TAGS for n in self.strip)
-            self.items.outside(stripped, nested=nested)
+            self.items.outside(stripped)
             for node in self.strip:
                 node.decompose()
 

@@ -250,13 +250,14 @@ class Fetcher:
         """Seconds between two requests to ``url``'s host (robots.txt Crawl-delay included)."""
         return self._host(url).delay
 
-    def may_share(self, url: str, *, together: int) -> bool:
-        """Whether another process may fetch from ``url``'s host beside this fetcher now,
-        when the two (or more) have at most ``together`` requests in flight at once: this
-        fetcher has begun the host (its robots.txt is read and allows it), nothing asks
-        to space or hold requests to it (no per-host delay, no Crawl-delay, no
-        Retry-After in force), and ``together`` is within its per-host concurrency."""
-        host = self._hosts.get(origin_of(url))
+    def may_share(self, origin: str, *, together: int) -> bool:
+        """Whether another process may fetch from the host ``origin`` (see ``origin_of``)
+        beside this fetcher now, when the two (or more) have at most ``together`` requests
+        in flight at once: this fetcher has begun the host (its robots.txt is read and
+        allows it), nothing asks to space or hold requests to it (no per-host delay, no
+        Crawl-delay, no Retry-After in force), and ``together`` is within its per-host
+        concurrency."""
+        host = self._hosts.get(origin)
         if host is None or host.robots_error is not None:
             return False
         if host.settings.respect_robots and not host.robots_loaded:

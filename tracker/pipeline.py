@@ -532,7 +532,7 @@ def _run_once(
 
     helpers = 0
     reading = expected  # pages that may be read in other processes (see _Readers)
-    lend_together = 0  # (see _run)
+    lend_together = 0  # (see _Source)
     if by_host is not None and _may_split(config, claim, now, transport, stop):
         pages = {host: len(ids) for host, ids in by_host.items()}
         cpu_bound = _cpu_bound(config, pages)
@@ -555,24 +555,18 @@ def _run_once(
             )
     if by_host is not None and hosts is None:
         turns = _in_turn(by_host.values())
-    source = _Source(batches, stop, is_amazon=is_amazon, backlog=config.schedule.claim_batch)
+    source = _Source(
+        batches,
+        stop,
+        is_amazon=is_amazon,
+        backlog=config.schedule.claim_batch,
+        lend_together=lend_together,
+    )
     if hosts is not None and lend_together:
-        hosts.lend = lambda count: [ref.id for ref in source.lend(count)]
+        hosts.lend = source.lend
     gate = shared_gate_for(config, store, now=now)
     with _Readers(config, pages=reading) as readers:
-        work = _run(
-            config,
-            store,
-            source,
-            summary,
-            now,
-            transport,
-            on_result,
-            stop,
-            gate,
-            readers,
-            lend_together=lend_together,
-        )
+        work = _run(config, store, source, summary, now, transport, on_result, stop, gate, readers)
         if hosts is not None:
             taken, early[:] = early[:helpers], early[helpers:]
             taken += [_launch_helper(i) for i in range(len(taken) + 1, helpers + 1)]
@@ -999,6 +993,9 @@ class _Source:
     Creators API worker. The API prices fewer listings a second than the page
     workers claim, so no new batch is claimed while ``backlog`` of them wait: a
     claimed listing's lease must not run out before it is checked.
+
+    ``lend_together``: when this process lends listings to helper processes
+    (``lend``), the requests all of them have in flight at most (0: it lends none).
     """
 
     def __init__(
@@ -1008,6 +1005,7 @@ class _Source:
         *,
         is_amazon: Callable[[ListingRef], bool] | None = None,
         backlog: int = 200,
+        lend_together: int = 0,
     ) -> None:
         self.batches = batches
         self.stop = stop
@@ -1027,7 +1025,8 @@ class _Source:
         self.outstanding = 0
         self.finished = asyncio.Event()
         # lending (see ``lend``): another thread takes listings from ``buffer`` under
-        # this lock; ``lendable`` says which may go, and is set while the fetcher runs
+        # this lock; ``lendable`` says which hosts' may go, and is set while the fetcher runs
+        self.lend_together = lend_together
         self.guard = threading.Lock()
         self.lendable: Callable[[str], bool] | None = None
 
@@ -1065,27 +1064,26 @@ class _Source:
             self.outstanding += 1
             return ref
 
-    def lend(self, count: int) -> list[ListingRef]:
-        """Up to ``count`` listings not yet handed out that another process may check
-        instead (``lendable``: their host may be shared now), the last ones in line;
-        from any thread."""
+    def lend(self, count: int) -> list[int]:
+        """The ids of up to ``count`` listings not yet handed out that another process
+        may check instead (``lendable``: their host may be shared now), the last ones in
+        line; from any thread."""
         lendable = self.lendable
         if lendable is None:
             return []
-        answers: dict[str, bool] = {}  # by the URL's scheme and host (its first 3 slashes)
+        answers: dict[str, bool] = {}  # by host
         with self.guard:
             lent: list[ListingRef] = []
             kept: list[ListingRef] = []
             while self.buffer and len(lent) < count:
                 ref = self.buffer.pop()
-                key = ref.url[: ref.url.find("/", ref.url.find("//") + 2)]
-                ok = answers.get(key)
+                origin = origin_of(ref.url)
+                ok = answers.get(origin)
                 if ok is None:
-                    ok = answers[key] = lendable(ref.url)
+                    ok = answers[origin] = lendable(origin)
                 (lent if ok else kept).append(ref)
             self.buffer.extend(reversed(kept))
-        lent.reverse()
-        return lent
+        return [ref.id for ref in reversed(lent)]
 
     def finish(self) -> None:
         """A page listing handed out by ``next`` has been checked."""
@@ -1140,12 +1138,7 @@ async def _run(
     stop: threading.Event | None,
     gate: SharedGate | None,
     readers: _Readers,
-    *,
-    lend_together: int = 0,
 ) -> None:
-    """Check what ``source`` hands out, and record it. ``lend_together``: when this
-    process lends listings to helper processes (``_Source.lend``), the requests all of
-    them have in flight at most (0: it lends none)."""
     started = now()
     recent: dict[int, int] = {}
     schedule = scheduler_for(config, recent)
@@ -1325,8 +1318,10 @@ async def _run(
 
     try:
         async with Fetcher(config, transport=transport, shared=gate) as fetcher:
-            if lend_together:
-                source.lendable = functools.partial(fetcher.may_share, together=lend_together)
+            if source.lend_together:
+                source.lendable = functools.partial(
+                    fetcher.may_share, together=source.lend_together
+                )
             try:
                 await asyncio.gather(pages(fetcher), amazon_worker())
             finally:

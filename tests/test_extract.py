@@ -1453,6 +1453,22 @@ def test_a_heading_a_reader_sees_first_is_the_product_heading(shown_open: str) -
     assert (offer.price, offer.availability) == (D("99.00"), OUT)
 
 
+@pytest.mark.parametrize("inside", ["<script>window.hero = 1</script>", "<style>h1{}</style>"])
+def test_a_heading_whose_only_text_is_a_script_is_not_the_product_heading(inside: str) -> None:
+    """The first h1 holds only a script or style (never shown): its block, which says sold
+    out, is not the product area; the visible heading's is, and it says nothing against the
+    structured in-stock."""
+    blurb = "<p>" + "A compact desk amplifier with a warm sound and two gain settings. " * 5
+    filler = "".join(f"<p>Review paragraph {i}: {'words ' * 30}</p>" for i in range(40))
+    html = page(
+        f"<div><h1>{inside}</h1>{blurb}</p><p class='stock'>Out of stock</p></div>"
+        f"<main><h1>Acme Amp</h1>{blurb}</p><p>In stock</p></main><section>{filler}</section>",
+        ld(product("99.00", avail="https://schema.org/InStock", name="Acme Amp")),
+    )
+    offer = extract(html, url="https://shop.example/amp")
+    assert (offer.price, offer.availability) == (D("99.00"), IN), offer
+
+
 def _two_headings_page(first_open: str, *, sold_out_first: bool) -> str:
     """A block opened by ``first_open`` with a heading, then the page's main heading; the
     area of one of them says sold out, the structured data says in stock. Each area is

@@ -21,7 +21,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from tracker.extract import extract, load_builtin_rules, rules_for
-from tracker.models import Availability, PageStatus
+from tracker.models import Availability, PageStatus, SiteRules
 
 RULE_FIXTURES = Path(__file__).parent / "fixtures" / "extract" / "rules"
 
@@ -322,3 +322,20 @@ def test_tracker_check_names_the_rule_set(tmp_path: Path, as_json: bool) -> None
     else:
         for line, method in zip(lines, want, strict=True):
             assert f"via {method}" in line, line
+
+
+def test_rule_matches_in_a_card_about_another_product_come_after_the_products() -> None:
+    """The first elements the price and availability selectors match sit in a "related"
+    card (another price, sold out); the product's own, further down, are the ones read."""
+    card = (
+        '<section class="related-products"><div class="card"><h3>Other amp</h3>'
+        '<span class="price">$5.00</span><p class="stock">Out of stock</p></div></section>'
+    )
+    main = (
+        '<main><h1>Topping L50</h1><span class="price">$249.00</span>'
+        '<p class="stock">In stock</p></main>'
+    )
+    rules = SiteRules(name="shop", price=".price", availability=".stock")
+    offer = extract(f"<html><body>{card}{main}</body></html>", rules=rules)
+    assert (offer.price, offer.method) == (Decimal("249.00"), "site:shop"), offer
+    assert offer.availability is Availability.InStock, offer

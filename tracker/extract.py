@@ -1320,10 +1320,20 @@ def _labels_name_other_products(labels: str) -> bool:
     return _names_other_products(_LABEL_GAPS_RE.sub("-", labels.strip()))
 
 
-def _rule_price_nodes(tree: LexborHTMLParser, sel: str, *, builtin: bool) -> list[LexborNode]:
+def _rule_price_nodes(tree: LexborHTMLParser, sel: str, *, builtin: bool) -> Iterator[LexborNode]:
     """Nodes a price selector matches, the main product's own first: a struck / "was" price
     comes after the others, a node in a block about other products is dropped (built-in rule
-    sets) or tried last (the caller's own rules)."""
+    sets) or tried last (the caller's own rules).
+
+    The first match, when it is the product's own, comes before the others are looked for:
+    ``css_first`` stops at it, and a reader that finds its price there asks for no more (on
+    a page of 15,000 elements, a whole walk costs 1.5 ms)."""
+    first = _css_first(tree, sel)
+    if first is None:
+        return
+    lead = not _in_other_product_block(first) and not _is_old_price(first)
+    if lead:
+        yield first
     own: list[LexborNode] = []
     old: list[LexborNode] = []
     other: list[LexborNode] = []
@@ -1334,7 +1344,10 @@ def _rule_price_nodes(tree: LexborHTMLParser, sel: str, *, builtin: bool) -> lis
             old.append(node)
         else:
             own.append(node)
-    return (own + old + ([] if builtin else other))[:20]
+    ordered = (own + old + ([] if builtin else other))[:20]
+    if lead and ordered and ordered[0].mem_id == first.mem_id:
+        ordered = ordered[1:]
+    yield from ordered
 
 
 def _rule_availability_node(
@@ -1342,7 +1355,11 @@ def _rule_availability_node(
 ) -> LexborNode | None:
     """The first element an availability selector matches outside blocks about other products
     (a recommendation card's "Add to basket" button says nothing of this product); the
-    caller's own rules fall back to the first match."""
+    caller's own rules fall back to the first match. (The first match alone is found
+    first: ``css_first`` stops there, where a whole walk of a big page costs milliseconds.)"""
+    first = _css_first(tree, sel)
+    if first is None or not _in_other_product_block(first):
+        return first
     nodes = _css(tree, sel)[:40]
     for node in nodes:
         if not _in_other_product_block(node):
@@ -2096,6 +2113,24 @@ def _first_h1(candidates: Iterable[LexborNode]) -> LexborNode | None:
     return None
 
 
+def _visible_h1(first: LexborNode | None, scan: _Scan) -> LexborNode | None:
+    """The product's heading among the visible h1 elements of ``scan`` (see ``_first_h1``),
+    where ``first`` was the heading among all of them before ``scan.drop_strip()``.
+
+    When ``first`` is still there, still has text and is visible, it is the answer: the
+    elements before it were passed over for no text or for noise, and neither changes when
+    elements are stripped (text only shrinks; noise is read from ancestors, which stay).
+    """
+    if (
+        first is not None
+        and any(n.mem_id == first.mem_id for n in scan.h1)
+        and _text(first).strip()
+        and not _in_unseen(first)
+    ):
+        return first
+    return _first_h1(n for n in scan.h1 if not _in_unseen(n))
+
+
 def _is_unseen(node: LexborNode) -> bool:
     """Whether a reader does not see ``node``: what ``_HIDDEN_SEL`` and ``_HIDDEN_STYLE_RE``
     find, tested on one element (never the body or the root)."""
@@ -2379,7 +2414,7 @@ def _extract(
     # hidden); structured data above may live in hidden elements, visible text below not.
     # The product's heading is a visible one. The hidden elements themselves are removed
     # (see _drop_hidden) only before visible text is read.
-    h1 = _first_h1(n for n in scan.h1 if not _in_unseen(n))
+    h1 = _visible_h1(h1, scan)
     cleaned = False
 
     price: Decimal | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -101,6 +102,18 @@ class Offer:
 
 def origin_of(url: str) -> str:
     """``scheme://host:port``: the unit of politeness and of robots.txt."""
+    # the URL up to its path, query or fragment has the same scheme and netloc, and a
+    # catalogue has few of those: each is read once (a run asks for every listing's)
+    start = url.find("//")
+    if start >= 0:
+        ends = [i for i in (url.find(c, start + 2) for c in "/?#") if i >= 0]
+        if ends:
+            url = url[: min(ends)]
+    return _origin(url)
+
+
+@functools.lru_cache(maxsize=1024)
+def _origin(url: str) -> str:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"

@@ -452,10 +452,19 @@ class Store:
 
             def insert_new() -> None:
                 if new_rows:
-                    ids = conn.scalars(
-                        insert(ListingRow).returning(ListingRow.id, sort_by_parameter_order=True),
-                        new_rows,
-                    ).all()
+                    # the new ids come back in any order and are matched by (product, url),
+                    # unique: asked in order, SQLite inserts one row per statement (10,000
+                    # listings took 0.4 s, not 0.02 s)
+                    by_key = {
+                        (pid, url): lid
+                        for lid, pid, url in conn.execute(
+                            insert(ListingRow).returning(
+                                ListingRow.id, ListingRow.product_id, ListingRow.url
+                            ),
+                            new_rows,
+                        )
+                    }
+                    ids = [by_key[row["product_id"], row["url"]] for row in new_rows]
                     conn.execute(
                         insert(ListingState),
                         [

@@ -242,3 +242,28 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
     results = asyncio.run(go())
     assert [(r.status, r.attempts) for r in results] == [(200, 1)] * 3
     assert connections == 3  # robots.txt and the first page share one
+
+
+def test_a_fetcher_says_asyncio_to_sniffio_while_open_and_leaves_it_as_found(
+    shop: Shop,
+) -> None:
+    """httpcore asks sniffio which library runs on every request; an open Fetcher answers
+    "asyncio" through sniffio's context variable (in the tasks it starts too), and
+    leaves the variable unset once closed."""
+    import sniffio
+
+    seen: list[str | None] = []
+
+    async def go() -> FetchResult:
+        async with Fetcher(config()) as f:
+
+            async def inner() -> FetchResult:
+                seen.append(sniffio.current_async_library_cvar.get())
+                return await f.fetch(shop.url(SKUS[0]))
+
+            result = await asyncio.create_task(inner())
+        seen.append(sniffio.current_async_library_cvar.get())
+        return result
+
+    assert asyncio.run(go()).ok
+    assert seen == ["asyncio", None]

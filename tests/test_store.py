@@ -60,6 +60,38 @@ def test_history_grows_with_changes_not_checks(store: Store, clock: FrozenClock)
     assert store.counts()["fetch_log"] == len(sequence)
 
 
+@pytest.mark.parametrize("batch", ["one call", "a call per round"])
+def test_checks_recorded_in_one_batch_make_the_history_of_one_at_a_time(
+    store: Store, clock: FrozenClock, batch: str
+) -> None:
+    """Two listings' checks, each listing's prices changing, recorded in one call (new
+    states of the same listing in one batch) or one call per round (one new state per
+    listing in a batch): the same outcomes, and the same history for each listing."""
+    store.sync_config(parse_config(CONFIG), now=clock())
+    a, b = store.active_listings()
+    rounds = [("249.00", "99.00"), ("229.00", "99.00"), ("249.00", "89.00"), ("219.00", "79.00")]
+    results = [
+        CheckResult(listing_id=lid, checked_at=t, duration_ms=5, offer=ok(price))
+        for pa, pb in rounds
+        for t in [clock.advance(hours=6)]
+        for lid, price in ((a.id, pa), (b.id, pb))
+    ]
+    if batch == "one call":
+        outcomes = store.record(results)
+    else:
+        outcomes = [o for i in range(0, len(results), 2) for o in store.record(results[i : i + 2])]
+    assert outcomes == ["new", "new", "changed", "unchanged"] + ["changed"] * 4
+    history = [(r.retailer, r.price, r.checks) for r in store.history("amp")]
+    assert sorted(history) == sorted(
+        [("Shop A", Decimal(p), 1) for p in ("249.00", "229.00", "249.00", "219.00")]
+        + [("Shop B", Decimal("99.00"), 2), ("Shop B", Decimal("89.00"), 1)]
+        + [("Shop B", Decimal("79.00"), 1)]
+    )
+    # the state each listing is left in is its last check's
+    latest = {r.retailer: r.price for r in store.history("amp") if r.last_seen == clock()}
+    assert latest == {"Shop A": Decimal("219.00"), "Shop B": Decimal("79.00")}
+
+
 def test_failures_keep_the_last_good_price(store: Store, clock: FrozenClock) -> None:
     store.sync_config(parse_config(CONFIG), now=clock())
     a = store.active_listings()[0]

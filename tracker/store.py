@@ -900,7 +900,7 @@ class Store:
             outcomes = []
             touched: set[int] = set()
             for result in results:
-                if result.listing_id in touched and batch.later:
+                if result.listing_id in touched and (batch.later or batch.new):
                     batch.settle()  # the same listing twice in one batch: its first check first
                 touched.add(result.listing_id)
                 state = batch.state(result.listing_id)
@@ -1390,8 +1390,15 @@ class _Batch:
     def settle(self) -> None:
         """Insert the new observations in one statement, then do what needed their ids."""
         if self.new:
-            stmt = insert(_OBSERVATIONS).returning(_OBSERVATIONS.c.id, sort_by_parameter_order=True)
-            ids = self.conn.execute(stmt, [o.row() for o in self.new]).scalars().all()
+            # at most one new observation per listing (``Store.record`` settles before a
+            # listing's second check): the ids come back in any order and are matched by
+            # listing. (Asked in order, SQLite inserts one row per statement.)
+            stmt = insert(_OBSERVATIONS).returning(_OBSERVATIONS.c.id, _OBSERVATIONS.c.listing_id)
+            rows = [o.row() for o in self.new]
+            by_listing = {lid: i for i, lid in self.conn.execute(stmt, rows)}
+            if len(by_listing) != len(rows):
+                raise StoreError("two new observations of one listing in one statement")
+            ids = [by_listing[o.listing_id] for o in self.new]
             for o, i in zip(self.new, ids, strict=True):
                 o.id = i
                 self.seen[i] = o

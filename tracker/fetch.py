@@ -68,10 +68,10 @@ log = logging.getLogger(__name__)
 
 def _declare_asyncio() -> contextvars.Token[str | None] | None:
     """Say "asyncio" in sniffio's context variable, for the task that opens a ``Fetcher``
-    and the tasks it starts. httpcore and anyio ask sniffio which library runs several
-    times per request; without the variable each ask looks for the current task (with
-    an import statement), about 1% of a run's CPU. The answer is the same. A ``Token``
-    to reset, or None when the variable was already set (or sniffio is missing)."""
+    and the tasks it starts. httpcore and anyio ask sniffio which library runs 14 times a
+    request; without the variable each ask looks for the current task, with an import
+    statement (14 of the 43 current-task lookups of a page). The answer is the same. A
+    ``Token`` to reset, or None when the variable was already set (or sniffio is missing)."""
     try:
         import sniffio
     except ImportError:

@@ -453,8 +453,8 @@ class Store:
             def insert_new() -> None:
                 if new_rows:
                     # the new ids come back in any order and are matched by (product, url),
-                    # unique: asked in order, SQLite inserts one row per statement (10,000
-                    # listings took 0.4 s, not 0.02 s)
+                    # unique: asked in order, SQLite inserts one row per statement (a first
+                    # sync of 10,000 listings took 0.8 s, now 0.45 s)
                     by_key = {
                         (pid, url): lid
                         for lid, pid, url in conn.execute(
@@ -1397,7 +1397,10 @@ class _Batch:
             rows = [o.row() for o in self.new]
             by_listing = {lid: i for i, lid in self.conn.execute(stmt, rows)}
             if len(by_listing) != len(rows):
-                raise StoreError("two new observations of one listing in one statement")
+                raise StoreError(
+                    "two new observations of one listing in one statement: nothing of this "
+                    "batch was recorded; this is a bug in tracker, please report it"
+                )
             ids = [by_listing[o.listing_id] for o in self.new]
             for o, i in zip(self.new, ids, strict=True):
                 o.id = i

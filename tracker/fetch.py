@@ -31,10 +31,8 @@ import asyncio
 import contextlib
 import contextvars
 import email.utils
-import importlib.util
 import logging
 import random
-import sys
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -46,6 +44,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+import sniffio
 from protego import Protego
 
 from tracker import netback
@@ -55,14 +54,6 @@ from tracker.models import origin_of
 
 __all__ = ["FetchResult", "Fetcher", "SharedGate", "origin_of"]
 
-# httpcore asks "which async library?" several times per request with ``import sniffio``
-# inside a try. Without sniffio installed every such import fails *uncached*: a full
-# search of sys.path, file-system calls included, measured at a fifth of the CPU of a
-# run of 304s. A ``None`` in sys.modules makes the failing import instant; the answer
-# ("asyncio") is unchanged. Installing sniffio does the same (and then this is skipped).
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
-
 log = logging.getLogger(__name__)
 
 
@@ -71,11 +62,7 @@ def _declare_asyncio() -> contextvars.Token[str | None] | None:
     and the tasks it starts. httpcore and anyio ask sniffio which library runs 14 times a
     request; without the variable each ask looks for the current task, with an import
     statement (14 of the 43 current-task lookups of a page). The answer is the same. A
-    ``Token`` to reset, or None when the variable was already set (or sniffio is missing)."""
-    try:
-        import sniffio
-    except ImportError:
-        return None
+    ``Token`` to reset, or None when the variable was already set."""
     var: contextvars.ContextVar[str | None] = sniffio.current_async_library_cvar
     if var.get() is not None:
         return None

@@ -106,9 +106,7 @@ def origin_of(url: str) -> str:
     # catalogue has few of those: each is read once (a run asks for every listing's)
     start = url.find("//")
     if start >= 0:
-        ends = [i for i in (url.find(c, start + 2) for c in "/?#") if i >= 0]
-        if ends:
-            url = url[: min(ends)]
+        url = url[: min((i for c in "/?#" if (i := url.find(c, start + 2)) >= 0), default=None)]
     return _origin(url)
 
 

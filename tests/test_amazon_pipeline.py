@@ -25,10 +25,11 @@ from markupsafe import escape
 from tests.conftest import FrozenClock
 from tests.conftest import run_tracker as tracker
 from tracker.amazon import MAP_REASON, amazon_disclaimer
+from tracker.check import amazon_settings, check
 from tracker.config import Config, parse_config
 from tracker.errors import ConfigError
 from tracker.feed import build_feed
-from tracker.pipeline import amazon_settings, check, run_due, run_once
+from tracker.pipeline import run_due, run_once
 from tracker.render import build_view, render_guides
 from tracker.shops import FakeCreatorsApi, FakeItem, ShopFarm, demo_specs
 from tracker.shops.amazon_api import DEFAULT_CREDENTIAL_ID, DEFAULT_CREDENTIAL_SECRET

@@ -6,6 +6,8 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -100,6 +102,32 @@ def test_check_handles_hundreds_of_inputs(farm: ShopFarm, tmp_path: Path) -> Non
     lines = done.stdout.splitlines()
     assert len(lines) == 300
     assert {json.loads(line)["price"] for line in lines} == {"1299.00"}
+
+
+def test_check_of_a_saved_page_says_one_line_and_loads_no_database_layer(
+    farm: ShopFarm, tmp_path: Path
+) -> None:
+    """An editor's ``tracker check page.html`` answers in one line, and starts without
+    SQLAlchemy (half a second of imports on a small machine) since it records nothing."""
+    page = tmp_path / "page.html"
+    page.write_bytes(farm["Magento store"].page("rme-adi-2-dac-fs"))
+    probe = (
+        "import runpy, sys\n"
+        f"sys.argv = ['tracker', 'check', {str(page)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('tracker', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "print('exit', code, 'sqlalchemy' in sys.modules, 'alembic' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    line, probed = done.stdout.splitlines()
+    product = farm["Magento store"].products["rme-adi-2-dac-fs"]
+    assert line.startswith(f"{page}: ok; price {product.price} ") and "; InStock;" in line, line
+    assert probed == "exit 0 False False"
 
 
 def test_history_shows_each_distinct_state(farm: ShopFarm, config_file: Path) -> None:

@@ -290,8 +290,8 @@ def check(obj: _Ctx, inputs: tuple[str, ...], as_json: bool) -> None:
     by fetching the page. Exit code 1 when any input could not be read.
     """
     from tracker.amazon import is_amazon_url
+    from tracker.check import check as check_inputs
     from tracker.config import Config as _Config
-    from tracker.pipeline import check as check_inputs
 
     try:
         config = obj.config
@@ -308,9 +308,7 @@ def check(obj: _Ctx, inputs: tuple[str, ...], as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(report.as_json(), ensure_ascii=False))
         else:
-            from tracker.progress import describe_check
-
-            click.echo(describe_check(report))
+            click.echo(report.describe())
     sys.exit(worst)
 
 

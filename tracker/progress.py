@@ -28,7 +28,7 @@ from rich.table import Table
 
 from tracker.charts import Series, Span, price_chart_text
 from tracker.money import format_amount
-from tracker.pipeline import CheckReport, RunSummary
+from tracker.pipeline import RunSummary
 from tracker.store import (
     CHANGED,
     HELD,
@@ -40,7 +40,7 @@ from tracker.store import (
     ObservedState,
 )
 
-__all__ = ["RunProgress", "describe_check", "history_table"]
+__all__ = ["RunProgress", "history_table"]
 
 log = logging.getLogger("tracker.run")
 
@@ -132,28 +132,6 @@ class RunProgress:
             kinds = ", ".join(f"{k}: {n}" for k, n in sorted(summary.failures.items()))
             line += f" ({kinds})"
         return line
-
-
-def describe_check(report: CheckReport) -> str:
-    """One human line for ``tracker check``."""
-    o = report.offer
-    parts = [f"{report.input}: {report.status}"]
-    if o is not None:
-        if o.price is not None:
-            amount = format_amount(o.price, o.currency)
-            parts.append(f"price {amount} {o.currency or '(currency unknown)'}")
-        if o.availability is not None:
-            parts.append(o.availability.value)
-        if o.method:
-            parts.append(f"via {o.method}")
-        if o.title:
-            parts.append(repr(o.title[:80]))
-    if report.host_delay:
-        parts.append(f"host delay {report.host_delay:g}s")
-    error = report.error or (o.reason if o and report.status != "ok" else None)
-    if error:
-        parts.append(f"({error})")
-    return "; ".join(parts)
 
 
 def history_table(product_id: str, rows: Sequence[HistoryRow], *, timezone: str) -> None:

@@ -112,10 +112,10 @@ def test_check_of_a_saved_page_says_one_line_and_loads_no_database_layer(
     page = tmp_path / "page.html"
     page.write_bytes(farm["Magento store"].page("rme-adi-2-dac-fs"))
     probe = (
-        "import runpy, sys\n"
-        f"sys.argv = ['tracker', 'check', {str(page)!r}]\n"
+        "import sys\n"
+        "from tracker.cli import main\n"
         "try:\n"
-        "    runpy.run_module('tracker', run_name='__main__')\n"
+        f"    main(['check', {str(page)!r}])\n"
         "except SystemExit as exc:\n"
         "    code = exc.code\n"
         "print('exit', code, 'sqlalchemy' in sys.modules, 'alembic' in sys.modules)\n"

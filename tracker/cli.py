@@ -23,9 +23,9 @@ import click
 from tracker import __version__
 from tracker.config import Config, load_config
 from tracker.errors import ConfigError, TrackerError
-from tracker.memory import one_malloc_arena
+from tracker.memory import exit_without_teardown, one_malloc_arena
 
-__all__ = ["main"]
+__all__ = ["entry", "main"]
 
 EXIT_OK, EXIT_FAILURES, EXIT_CONFIG, EXIT_INTERNAL = 0, 1, 2, 3
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +78,23 @@ class _Ctx:
         if self._config is None:
             self._config = load_config(self.config_path)
         return self._config
+
+
+def entry() -> None:
+    """The ``tracker`` command (and ``python -m tracker``): ``main``, then an exit that
+    skips the interpreter's teardown (see ``exit_without_teardown``); every command has
+    closed what it opened by then. An error that escapes ``main`` (a bug) ends the
+    process the usual way, with its traceback."""
+    try:
+        main()
+    except SystemExit as exc:
+        status = exc.code
+    else:  # (click's standalone mode always ends in SystemExit)
+        status = 0
+    if status is not None and not isinstance(status, int):
+        click.echo(str(status), err=True)
+        status = 1
+    exit_without_teardown(status or 0)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

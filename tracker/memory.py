@@ -11,12 +11,17 @@ affected; the threads are few, so they barely contend for the one arena.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import ctypes
-from typing import Any
+import os
+import sys
+import threading
+from typing import Any, NoReturn
 
 M_ARENA_MAX = -8  # glibc's <malloc.h>
 
-__all__ = ["one_malloc_arena", "release_free_memory"]
+__all__ = ["exit_without_teardown", "one_malloc_arena", "release_free_memory"]
 
 
 def one_malloc_arena() -> bool:
@@ -33,6 +38,25 @@ def release_free_memory() -> bool:
     about 15 MB free but held. False where the C library has no ``malloc_trim``."""
     malloc_trim = _libc("malloc_trim")
     return malloc_trim is not None and bool(malloc_trim(0))
+
+
+def exit_without_teardown(code: int) -> NoReturn:
+    """End this process with exit status ``code`` once its work is done and closed: the
+    exit handlers run (log handlers flush and close, temporary folders go) and standard
+    output and error are flushed, but the interpreter's own teardown is skipped. That
+    teardown frees every object one at a time: 0.3-0.5 s after a run of 1,000 listings
+    (110,000 objects, SQLAlchemy's among them), paid by every ``tracker`` command and, at
+    the end of a shared run, by each helper process the run waits for.
+
+    While another thread still runs, the process ends the usual way, which waits for it.
+    """
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # (a closed pipe: nothing more can be said)
+            stream.flush()
+    os._exit(code)
 
 
 def _libc(name: str) -> Any:

@@ -47,7 +47,7 @@ from tracker.detect import quarantine_policy
 from tracker.errors import ConfigError
 from tracker.extract import extract
 from tracker.fetch import Fetcher, FetchResult, SharedGate, origin_of
-from tracker.memory import one_malloc_arena, release_free_memory
+from tracker.memory import exit_without_teardown, one_malloc_arena, release_free_memory
 from tracker.models import Clock, Offer, PageStatus, utc_now
 from tracker.politeness import shared_gate_for
 from tracker.schedule import ADAPTIVE_WINDOW, scheduler_for
@@ -714,6 +714,8 @@ def _helper_main(conn: Connection) -> None:
         _helper(config, run_id, index, conn, logs)
     except BaseException:
         sys.exit(1)
+    conn.close()
+    exit_without_teardown(0)  # the run waits for this process to end
 
 
 def _helper(

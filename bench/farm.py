@@ -128,6 +128,7 @@ class Farm:
         self.bytes = 0
         self._bumps: dict[int, int] = {}
         self._nginx: subprocess.Popen[bytes] | None = None
+        self.access_log = root / "access.log"
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -206,7 +207,9 @@ pid {self.root}/nginx.pid;
 error_log {self.root}/nginx-error.log warn;
 events {{ worker_connections 8192; multi_accept on; }}
 http {{
-  access_log off;
+  # when each request ended, and how long it took: the span of a contender's requests
+  log_format span '$msec $request_time';
+  access_log {self.access_log} span;
   sendfile on; tcp_nopush on; tcp_nodelay on;
   keepalive_requests 10000000; keepalive_timeout 300;
   gzip_static on; gzip_vary on;
@@ -236,6 +239,27 @@ http {{
                     raise RuntimeError(f"nginx failed: {self._nginx.stderr.read().decode()}")  # type: ignore[union-attr]
                 time.sleep(0.05)
         raise RuntimeError("nginx did not start")
+
+    def log_mark(self) -> int:
+        """Where the access log ends now (see ``requests_since``)."""
+        try:
+            return self.access_log.stat().st_size
+        except OSError:
+            return 0
+
+    def requests_since(self, mark: int) -> tuple[int, float | None]:
+        """The requests logged after ``mark`` (``log_mark``): how many, and the time from
+        the start of the first to the end of the last (None without any)."""
+        try:
+            with open(self.access_log, "rb") as f:
+                f.seek(mark)
+                lines = f.read().split(b"\n")
+        except OSError:
+            return 0, None
+        spans = [(float(e) - float(d), float(e)) for e, d in (ln.split() for ln in lines if ln)]
+        if not spans:
+            return 0, None
+        return len(spans), max(e for _, e in spans) - min(s for s, _ in spans)
 
     def server_cpu(self) -> float:
         """CPU seconds used so far by nginx (master and workers)."""

@@ -113,6 +113,7 @@ def run_child(
     process it starts (worker processes included)."""
     _become_subreaper()
     server_before = farm.server_cpu() if farm else 0.0
+    log_mark = farm.log_mark() if farm else 0
     out, err = log.with_suffix(".out"), log.with_suffix(".err")
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     peak_tree = peak_pss = 0.0
@@ -142,6 +143,7 @@ def run_child(
     cpu_total = (children_after.ru_utime - children_before.ru_utime) + (
         children_after.ru_stime - children_before.ru_stime
     )
+    requests, span = farm.requests_since(log_mark) if farm else (0, None)
     text = out.read_text(errors="replace").strip().splitlines()
     summary: dict[str, Any] = {}
     for line in reversed(text):
@@ -164,6 +166,9 @@ def run_child(
         "main_peak_rss_mb": usage.ru_maxrss / 1024,
         "peak_pss_mb": peak_pss,
         "server_cpu_s": (farm.server_cpu() - server_before) if farm else 0.0,
+        # from the start of its first request to the end of its last (robots.txt included)
+        "requests": requests,
+        "request_span_s": span,
         "summary": summary,
         "stderr_tail": err.read_text(errors="replace")[-600:]
         if proc.returncode not in (0, 1)
@@ -232,7 +237,12 @@ class Bench:
             f"  {r['scenario']:<14} {r['tool']:<8} N={r['n']:<6} {r['wall_s']:7.2f}s "
             f"{r['pages_per_s']:8.1f} p/s  cpu {r['cpu_per_1k']:6.2f}s/1k  "
             f"rss {r['peak_rss_mb']:6.0f} MB  pss {r.get('peak_pss_mb', 0):6.0f} MB"
-            f"  exit {r['exit']}  {r.get('note', '')}",
+            f"  exit {r['exit']}  {r.get('note', '')}"
+            + (
+                f"  requests {r['requests']} in {r['request_span_s']:.2f}s"
+                if r.get("request_span_s") is not None
+                else ""
+            ),
             flush=True,
         )
 
@@ -250,6 +260,8 @@ class Bench:
             "peak_rss_mb": res["peak_rss_mb"],
             "peak_pss_mb": res["peak_pss_mb"],
             "server_cpu_s": res["server_cpu_s"],
+            "requests": res["requests"],
+            "request_span_s": res["request_span_s"],
             "exit": res["exit"],
             "summary": res["summary"],
             "stderr_tail": res["stderr_tail"],
@@ -473,6 +485,8 @@ class Bench:
                     run = getattr(self, name)
                     row = run(farm, n, "polite", base / name, fresh=True, per_host=1, delay=delay)
                     extra = {"rep": rep, "delay": delay, "bound_s": bound}
+                    span = row["request_span_s"]
+                    extra |= {"span_vs_bound": span / bound if span is not None else None}
                     self.record(row | extra | {"vs_bound": row["wall_s"] / bound})
         print(
             f"  politeness bound: {per_host_pages} pages/host x {delay}s = {bound:.1f}s", flush=True
@@ -664,6 +678,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         med[key]["reps"] = len(rs)
         if "bound_s" in rs[0]:
             med[key]["bound_s"] = rs[0]["bound_s"]
+            spans = [r["request_span_s"] for r in rs if r.get("request_span_s") is not None]
+            if spans:
+                med[key]["request_span_s"] = statistics.median(spans)
     head = (
         "| scenario | N | tool | runs | wall s | pages/s | CPU s/1k pages | peak RSS MB "
         "| peak PSS MB | DB MB | nginx CPU s | ×Scrapy | ×naive |"
@@ -677,6 +694,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         xs = f"{m['pages_per_s'] / sc['pages_per_s']:.2f}" if sc and tool != "scrapy" else ""
         xn = f"{m['pages_per_s'] / nv['pages_per_s']:.2f}" if nv and tool != "naive" else ""
         extra = f" (bound {m['bound_s']:.1f}s)" if "bound_s" in m else ""
+        if "request_span_s" in m:
+            extra += f", requests {m['request_span_s']:.2f}s"
         lines.append(
             f"| {scen} | {n} | {tool} | {m['reps']:.0f} | {m['wall_s']:.2f}{extra} | {m['pages_per_s']:.1f} "
             f"| {m['cpu_per_1k']:.2f} | {m['peak_rss_mb']:.0f} | {m['peak_pss_mb']:.0f} "

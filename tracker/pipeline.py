@@ -2,7 +2,8 @@
 
 ``run_once`` is what ``tracker run``, cron, systemd and the daemon all call.
 Each listing's failure is captured on its own result; one bad listing never
-aborts a run. ``check`` is the same fetch and extraction without the database.
+aborts a run. ``tracker.check`` reads each fetched page for it, and is the same
+fetch and extraction without the database (``tracker check``).
 
 Listings with ``source = "amazon"`` never reach the page fetcher: ``_Source`` sets
 them aside as it hands out listings, and one ``CreatorsClient`` per run prices them
@@ -175,8 +176,8 @@ def classify(
     offer: Offer | None,
     product_name: str | None = None,
 ) -> CheckResult:
-    """Turn a fetch and what ``read_page`` (or ``_Readers.read``) made of it into a
-    recordable check, naming any failure."""
+    """Turn a fetch and what ``tracker.check.read_page`` (or ``_Readers.read``) made of
+    it into a recordable check, naming any failure."""
     failure, error = failure_of(fetched, offer, product_name=product_name)
     return CheckResult(
         listing_id=listing_id,

@@ -685,4 +685,7 @@ def test_marketplace_of_and_is_amazon_url() -> None:
     assert marketplace_of("www.amazon.com.br") == "www.amazon.com.br"
     assert marketplace_of("shop.example") is None
     assert is_amazon_url("https://www.amazon.fr/dp/B00MNV8E0C")
+    assert is_amazon_url("HTTPS://SMILE.AMAZON.CO.UK/dp/B00MNV8E0C")  # a shouting URL too
     assert not is_amazon_url("https://shop.example/amazon.com")
+    assert not is_amazon_url("https://amazon.shop.example/dp/B00MNV8E0C")
+    assert not is_amazon_url("ftp://www.amazon.com/dp/B00MNV8E0C")

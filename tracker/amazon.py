@@ -225,6 +225,8 @@ def region_of(marketplace: str) -> str | None:
 
 def is_amazon_url(url: str) -> bool:
     """True for an http(s) URL on an Amazon marketplace's domain (any subdomain)."""
+    if "amazon" not in url.lower():  # (every marketplace's domain has it: no URL to split)
+        return False
     try:
         parts = urlsplit(url.strip())
     except ValueError:

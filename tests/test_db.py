@@ -104,3 +104,15 @@ def test_a_database_behind_the_newest_migration_is_upgraded_on_open(tmp_path: Pa
             head_revision()
         )
         assert "last_sent" in {c["name"] for c in sa.inspect(conn).get_columns("hosts")}
+
+
+def test_the_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
+    """A change to ``tracker/schema.py`` without its migration, or a migration the models
+    do not follow, is caught before it reaches a user's database: the database the
+    migrations build has the models' tables, columns, types, indexes and constraints."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with open_store(db_url) as store, store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from tracker.errors import StoreError
 from tracker.schema import Base
-from tracker.store import copy_database, open_store
+from tracker.store import copy_database, head_revision, open_store
 
 
 def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -89,8 +89,6 @@ def test_a_database_behind_the_newest_migration_is_upgraded_on_open(tmp_path: Pa
     from alembic.config import Config as AlembicConfig
     from alembic.script import ScriptDirectory
 
-    from tracker.store import head_revision
-
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", "tracker:migrations")
@@ -109,10 +107,50 @@ def test_a_database_behind_the_newest_migration_is_upgraded_on_open(tmp_path: Pa
 def test_the_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
     """A change to ``tracker/schema.py`` without its migration, or a migration the models
     do not follow, is caught before it reaches a user's database: the database the
-    migrations build has the models' tables, columns, types, indexes and constraints."""
+    migrations build, one after the other, has the models' tables, columns, types,
+    indexes and constraints (a new database is built from the models directly)."""
+    from alembic import command
     from alembic.autogenerate import compare_metadata
+    from alembic.config import Config as AlembicConfig
+    from alembic.runtime.migration import MigrationContext
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", "tracker:migrations")
+    with open_store(db_url, migrate=False) as store, store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    with open_store(db_url, migrate=False) as store, store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert context.get_current_revision() == head_revision()
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_a_new_database_is_built_at_the_newest_revision(db_url: str) -> None:
+    """A new database is built from the models and stamped where Alembic looks, so the
+    next migration applies to it; a half-built one is never left behind."""
     from alembic.runtime.migration import MigrationContext
 
     with open_store(db_url) as store, store.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+        tables = set(sa.inspect(conn).get_table_names())
+    assert tables == set(Base.metadata.tables) | {"alembic_version"}
+
+
+def test_processes_opening_a_new_database_at_once_all_find_it_built(db_url: str) -> None:
+    """A run and the daemon (or several workers) started together on a new database:
+    every one of them opens it, none fails, and it is built once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(4)
+
+    def open_it(_: int) -> None:
+        start.wait()
+        with open_store(db_url):
+            pass
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(open_it, range(4)))
+    with open_store(db_url, migrate=False) as store, store.engine.connect() as conn:
+        versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    assert [tuple(v) for v in versions] == [(head_revision(),)]

@@ -162,6 +162,12 @@ class CheckReport:
     error: str | None = None
     host_delay: float | None = None
 
+    @property
+    def problem(self) -> str | None:
+        """What went wrong: the error, else the page's reason when it is not ``ok``."""
+        o = self.offer
+        return self.error or (o.reason if o and self.status != "ok" else None)
+
     def as_json(self) -> dict[str, Any]:
         o = self.offer
         return {
@@ -172,7 +178,7 @@ class CheckReport:
             "availability": o.availability.value if o and o.availability else None,
             "title": o.title if o else None,
             "method": o.method if o else None,
-            "error": self.error or (o.reason if o and self.status != "ok" else None),
+            "error": self.problem,
         }
 
     def describe(self) -> str:
@@ -191,9 +197,8 @@ class CheckReport:
                 parts.append(repr(o.title[:80]))
         if self.host_delay:
             parts.append(f"host delay {self.host_delay:g}s")
-        error = self.error or (o.reason if o and self.status != "ok" else None)
-        if error:
-            parts.append(f"({error})")
+        if self.problem:
+            parts.append(f"({self.problem})")
         return "; ".join(parts)
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 from tracker.config import Config, FetchSettings
 from tracker.fetch import Fetcher, FetchResult
@@ -202,46 +205,118 @@ def test_user_agent_names_the_project(shop: Shop) -> None:
     assert len(agents) == 1 and (agents.pop() or "").startswith("tracker/")
 
 
-def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
-    """A shop that closes keep-alive connections soon after answering: the next page is
-    fetched on a new connection at the first attempt, not tried on the closed one."""
-    from tracker import netback
+class _KeepAliveServer:
+    """A server on loopback that answers every request on a connection with a small
+    page naming its path, and closes a connection once it has been idle ``idle`` s."""
 
-    connections = 0
+    def __init__(self, *, idle: float, tls: ssl.SSLContext | None = None) -> None:
+        self.idle = idle
+        self.tls = tls
+        self.connections = 0
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        body = b"<html><h1>Amp</h1></html>"
-        try:  # answers while asked, and closes the connection once idle for 50 ms
-            while await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 0.05):
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while head := await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.idle):
+                path = head.split(b" ", 2)[1]
+                body = b"<html><h1>Amp %s</h1></html>" % path
                 writer.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
                 )
                 await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError):
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             pass
         writer.close()
 
-    async def go() -> list[FetchResult]:
-        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async def fetch(
+        self, cfg: Config, paths: list[str], *, pause: float = 0.0
+    ) -> list[FetchResult]:
+        """Fetch ``paths`` one after another, ``pause`` s apart, with one Fetcher."""
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         port = server.sockets[0].getsockname()[1]
+        scheme = "https" if self.tls else "http"
         results = []
-        async with server, Fetcher(config(retries=2)) as fetcher:
-            for path in ("/a", "/b", "/c"):
-                results.append(await fetcher.fetch(f"http://127.0.0.1:{port}{path}"))
-                await asyncio.sleep(0.2)
+        async with server, Fetcher(cfg) as fetcher:
+            for path in paths:
+                results.append(await fetcher.fetch(f"{scheme}://127.0.0.1:{port}{path}"))
+                await asyncio.sleep(pause)
         return results
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    """A shop that closes keep-alive connections soon after answering: the next page is
+    fetched on a new connection at the first attempt, not tried on the closed one."""
+    from tracker import netback
 
     async def installed() -> bool:
         async with httpx.AsyncClient() as client:
             return netback.install(client)
 
-    assert asyncio.run(installed())  # the cheaper check is in place
-    results = asyncio.run(go())
+    assert asyncio.run(installed())  # the asyncio backend is in place
+    server = _KeepAliveServer(idle=0.05)
+    results = asyncio.run(server.fetch(config(retries=2), ["/a", "/b", "/c"], pause=0.2))
     assert [(r.status, r.attempts) for r in results] == [(200, 1)] * 3
-    assert connections == 3  # robots.txt and the first page share one
+    assert server.connections == 3  # robots.txt and the first page share one
+
+
+def test_pages_over_https_are_verified_and_share_one_kept_connection(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A shop on https with a certificate from a CA the machine trusts: every page
+    arrives whole over one kept TLS connection; the same shop is refused, and the
+    error names the certificate, when its CA is not trusted."""
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+
+    server = _KeepAliveServer(idle=5.0, tls=server_tls)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    results = asyncio.run(server.fetch(config(), ["/a", "/b", "/c"], pause=0.05))
+    assert [(r.status, r.body) for r in results] == [
+        (200, b"<html><h1>Amp /%s</h1></html>" % p) for p in (b"a", b"b", b"c")
+    ]
+    assert server.connections == 1  # robots.txt and the three pages
+
+    monkeypatch.delenv("SSL_CERT_FILE")
+    (refused,) = asyncio.run(server.fetch(config(retries=0), ["/a"]))
+    # robots.txt is the first request: an unverified shop is never fetched from
+    assert refused.failure == "robots" and "CERTIFICATE_VERIFY_FAILED" in (refused.error or "")
+
+
+def test_a_reader_slower_than_the_server_gets_every_byte_in_order() -> None:
+    """The connection buffers what arrives while nobody reads, stops reading from the
+    socket past its high-water mark and resumes as the buffer is read: a 3 MB answer
+    left unread for a while arrives whole and in order, and then the end of the stream."""
+    from tracker.netback import AsyncioBackend
+
+    payload = bytes(range(256)) * (3 * 4096)  # 3 MiB
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(payload)
+        await writer.drain()
+        writer.close()
+
+    async def go() -> tuple[bytes, bool, bytes]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5)
+            await asyncio.sleep(0.3)  # the server writes; nobody reads
+            readable = stream.get_extra_info("is_readable")
+            got = bytearray()
+            while len(got) < len(payload):
+                chunk = await stream.read(65536, timeout=5)
+                assert chunk and len(chunk) <= 65536
+                got += chunk
+            end = await stream.read(65536, timeout=5)
+            await stream.aclose()
+        return bytes(got), readable, end
+
+    got, readable, end = asyncio.run(go())
+    assert readable  # data waiting: an idle connection in this state is not reused
+    assert got == payload and end == b""
 
 
 def test_a_fetcher_says_asyncio_to_sniffio_while_open_and_leaves_it_as_found(

@@ -360,7 +360,8 @@ class Fetcher:
                     status, body = cached
         except (httpx.HTTPError, TimeoutError) as exc:
             # RFC 9309: an unreachable robots.txt means "disallow everything" for now
-            host.robots_error = f"robots.txt unreachable ({type(exc).__name__}); not fetching"
+            why = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            host.robots_error = f"robots.txt unreachable ({why}); not fetching"
             return
         self._apply_robots(host, url, status, body)
 

@@ -107,7 +107,12 @@ def _reap_orphans(known: set[int]) -> None:
 
 
 def run_child(
-    cmd: list[str], log: Path, *, farm: Farm | None = None, timeout: float = 1800
+    cmd: list[str],
+    log: Path,
+    *,
+    farm: Farm | None = None,
+    timeout: float = 1800,
+    cwd: Path = ROOT,
 ) -> dict[str, Any]:
     """Run ``cmd``; wall time, CPU seconds and peak RSS of that process and every
     process it starts (worker processes included)."""
@@ -119,7 +124,7 @@ def run_child(
     peak_tree = peak_pss = 0.0
     with open(out, "wb") as fo, open(err, "wb") as fe:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, cwd=cwd)
         deadline = started + timeout
         next_sample = started
         while True:
@@ -282,7 +287,10 @@ class Bench:
         delay: float,
         profile: str | None = None,
         urls: list[tuple[int, str, int]] | None = None,
+        tool: str = "tracker",
     ) -> dict[str, Any]:
+        """A ``tracker run``: this checkout's, or (``tool="baseline"``) the one in
+        ``--baseline``, for a comparison of two versions in the same rounds."""
         db = rundir / "tracker.sqlite3"
         cfg = rundir / "config.toml"
         if fresh:
@@ -322,7 +330,8 @@ class Bench:
                 "tracker",
                 *cmd[3:],
             ]
-        res = run_child(cmd, rundir / f"{scenario}-tracker", farm=farm)
+        cwd = Path(self.args.baseline) if tool == "baseline" else ROOT
+        res = run_child(cmd, rundir / f"{scenario}-{tool}", farm=farm, cwd=cwd)
         s = res["summary"]
         after = db_rows(db, "observations") or 0
         note = (
@@ -332,7 +341,7 @@ class Bench:
             else "no summary: " + res["stderr_tail"][-300:]
         )
         return self._row(
-            "tracker",
+            tool,
             scenario,
             n,
             res,
@@ -414,13 +423,21 @@ class Bench:
         ph = self.args.concurrency  # per-host concurrency up to the global limit
         for rep in range(self.args.repeat):
             base = self.work / "runs" / f"n{n}"
-            if "tracker" in tools:
-                self.record(
-                    self.tracker(
-                        farm, n, "cold", base / "tracker", fresh=True, per_host=ph, delay=0
+            for tool in ("tracker", "baseline"):
+                if tool in tools:
+                    self.record(
+                        self.tracker(
+                            farm,
+                            n,
+                            "cold",
+                            base / tool,
+                            fresh=True,
+                            per_host=ph,
+                            delay=0,
+                            tool=tool,
+                        )
+                        | {"rep": rep}
                     )
-                    | {"rep": rep}
-                )
             if "scrapy" in tools:
                 self.record(
                     self.scrapy(farm, n, "cold", base / "scrapy", fresh=True, per_host=ph, delay=0)
@@ -432,13 +449,21 @@ class Bench:
             changed = farm.mutate(self.args.change, n, self.seed)
             time.sleep(1.1)
             print(f"  changed the price of {len(changed)} listings", flush=True)
-            if "tracker" in tools:
-                self.record(
-                    self.tracker(
-                        farm, n, "warm", base / "tracker", fresh=False, per_host=ph, delay=0
+            for tool in ("tracker", "baseline"):
+                if tool in tools:
+                    self.record(
+                        self.tracker(
+                            farm,
+                            n,
+                            "warm",
+                            base / tool,
+                            fresh=False,
+                            per_host=ph,
+                            delay=0,
+                            tool=tool,
+                        )
+                        | {"rep": rep, "mutated": len(changed)}
                     )
-                    | {"rep": rep, "mutated": len(changed)}
-                )
             if "scrapy" in tools:
                 self.record(
                     self.scrapy(farm, n, "warm", base / "scrapy", fresh=False, per_host=ph, delay=0)
@@ -705,6 +730,28 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def per_repetition(rows: list[dict[str, Any]]) -> list[str]:
+    """tracker's pages/s over each other contender's, repetition by repetition (the
+    machine's speed drifts between repetitions more than between neighbouring runs)."""
+    by: dict[tuple[str, int, str], dict[int, float]] = {}
+    for r in rows:
+        if r["scenario"] in ("cold", "warm") and "rep" in r:
+            by.setdefault((r["scenario"], r["n"], r["tool"]), {})[r["rep"]] = r["pages_per_s"]
+    lines = []
+    for (scen, n, tool), mine in sorted(by.items()):
+        if tool != "tracker":
+            continue
+        for other in ("baseline", "naive", "scrapy"):
+            theirs = by.get((scen if other != "naive" else "cold", n, other), {})
+            ratios = [mine[k] / theirs[k] for k in sorted(mine) if k in theirs]
+            if ratios:
+                lines.append(
+                    f"{scen} N={n} tracker/{other} per repetition: "
+                    + ", ".join(f"{x:.2f}" for x in ratios)
+                )
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -751,9 +798,18 @@ def main() -> None:
         help="also run tracker alone, cold, at this N (each farm page listed several times)",
     )
     ap.add_argument("--workdir", default="/tmp/tracker-bench")
+    ap.add_argument(
+        "--baseline",
+        default=None,
+        metavar="DIR",
+        help="another checkout of tracker (git worktree add DIR REV): its cold and warm runs "
+        "come right after this checkout's in every repetition, as the tool 'baseline'",
+    )
     ap.add_argument("--json", default=str(HERE / "results" / "perf.json"))
     args = ap.parse_args()
     args.tools = args.tools.split(",")
+    if args.baseline:
+        args.tools.append("baseline")
     sizes = [int(x) for x in args.listings.split(",")]
     bench = Bench(args)
     t0 = time.perf_counter()
@@ -799,6 +855,8 @@ def main() -> None:
     out = table(bench.rows)
     print()
     print(out)
+    for line in per_repetition(bench.rows):
+        print(line)
     rss = sorted(
         {
             (r["n"], r["peak_rss_mb"], r.get("peak_pss_mb", 0))

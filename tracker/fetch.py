@@ -1,7 +1,8 @@
 """Fetch listing pages politely.
 
-One ``Fetcher`` serves one run: a single pooled ``httpx.AsyncClient`` and, per
-host (scheme, host and port), a concurrency limit and a minimum delay between
+One ``Fetcher`` serves one run: per host (scheme, host and port) a small pooled
+``httpx.AsyncClient`` whose connections run on asyncio's own transports
+(``tracker.netback``), a concurrency limit and a minimum delay between
 request starts that hold across the whole run, retries included. robots.txt is
 read once per host per run (protego) and its ``Crawl-delay`` is honoured when it
 is longer than ours.
@@ -15,7 +16,8 @@ whose ``failure`` names the kind:
 ``rate_limited``  429 after every retry, or a ``Retry-After`` beyond the cap
 ``http_error`` another 4xx/5xx status (the body is kept for diagnosis)
 ``gone``       404 or 410
-``robots``     robots.txt disallows the page (or could not be read: 5xx)
+``robots``     robots.txt disallows the page (or could not be read: 5xx, or
+               no connection, with the reason)
 ``too_large``  the body, decompressed, passed ``max_body_bytes``
 ``redirect``   too many redirects, or a redirect to a non-http(s) URL
 =============  ===========================================================

@@ -189,10 +189,12 @@ class _Stream(httpcore.AsyncNetworkStream):
             return
         self._closed = True
         transport = self._transport
-        if not transport.is_closing():
-            transport.close()
-            await asyncio.sleep(0)  # the loop closes the socket
-        transport.abort()  # what was not sent by now is dropped, as with anyio
+        try:
+            if not transport.is_closing():
+                transport.close()
+                await asyncio.sleep(0)  # the loop closes the socket
+        finally:  # (also when the closing task is cancelled meanwhile)
+            transport.abort()  # what was not sent by now is dropped, as with anyio
 
     async def start_tls(
         self,

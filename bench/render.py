@@ -149,7 +149,9 @@ def main() -> None:
     args.workdir.mkdir(parents=True)
     config = write_config(args.workdir, args.guides, args.per_guide, args.products)
     rng = random.Random(1)
-    t = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    # `tracker render` runs on the real clock: the history must be recent, or every price
+    # is past its maximum age and no guide shows one (nothing moves at "1% moved")
+    t = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     listings = args.products * len(RETAILERS)
     prices = {i: Decimal(rng.randrange(5000, 60000)) / 100 for i in range(1, listings + 1)}
     t0 = time.perf_counter()

@@ -421,26 +421,21 @@ class Bench:
         """Politeness off: cold (all new), then warm (1% changed, validators in place)."""
         tools = self.args.tools
         ph = self.args.concurrency  # per-host concurrency up to the global limit
-        for rep in range(self.args.repeat):
-            base = self.work / "runs" / f"n{n}"
-            # the two versions take turns at going first: a run's place in the round
-            # moved its time by about 7% on this machine
+        base = self.work / "runs" / f"n{n}"
+
+        def run_versions(scenario: str, *, fresh: bool, rep: int, **extra: int) -> None:
+            """This checkout's tracker and the baseline's, taking turns at going first
+            (a run's place in the round moved its time by about 7% on this machine)."""
             versions = ("tracker", "baseline") if rep % 2 == 0 else ("baseline", "tracker")
             for tool in versions:
                 if tool in tools:
-                    self.record(
-                        self.tracker(
-                            farm,
-                            n,
-                            "cold",
-                            base / tool,
-                            fresh=True,
-                            per_host=ph,
-                            delay=0,
-                            tool=tool,
-                        )
-                        | {"rep": rep}
+                    row = self.tracker(
+                        farm, n, scenario, base / tool, fresh=fresh, per_host=ph, delay=0, tool=tool
                     )
+                    self.record(row | {"rep": rep, **extra})
+
+        for rep in range(self.args.repeat):
+            run_versions("cold", fresh=True, rep=rep)
             if "scrapy" in tools:
                 self.record(
                     self.scrapy(farm, n, "cold", base / "scrapy", fresh=True, per_host=ph, delay=0)
@@ -452,21 +447,7 @@ class Bench:
             changed = farm.mutate(self.args.change, n, self.seed)
             time.sleep(1.1)
             print(f"  changed the price of {len(changed)} listings", flush=True)
-            for tool in versions:
-                if tool in tools:
-                    self.record(
-                        self.tracker(
-                            farm,
-                            n,
-                            "warm",
-                            base / tool,
-                            fresh=False,
-                            per_host=ph,
-                            delay=0,
-                            tool=tool,
-                        )
-                        | {"rep": rep, "mutated": len(changed)}
-                    )
+            run_versions("warm", fresh=False, rep=rep, mutated=len(changed))
             if "scrapy" in tools:
                 self.record(
                     self.scrapy(farm, n, "warm", base / "scrapy", fresh=False, per_host=ph, delay=0)

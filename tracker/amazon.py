@@ -64,7 +64,7 @@ from urllib.parse import urlencode, urlsplit
 if TYPE_CHECKING:  # imported where a client is made: the configuration and guides need none
     import httpx
 
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, exception_text
 from tracker.models import Availability, Offer, PageStatus
 
 __all__ = [
@@ -1218,5 +1218,4 @@ def _backoff(base: float, attempt: int) -> float:
 
 
 def _transport_message(exc: httpx.HTTPError) -> str:
-    text = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return text[:300]
+    return exception_text(exc)[:300]

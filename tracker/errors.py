@@ -27,8 +27,15 @@ __all__ = [
     "RenderError",
     "StoreError",
     "TrackerError",
+    "exception_text",
     "redact",
 ]
+
+
+def exception_text(exc: BaseException) -> str:
+    """A lower-level exception as a message names it: ``ConnectError: [SSL: ...]``, or
+    the bare class name when it carries no text."""
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
 
 
 def redact(url: str) -> str:

@@ -51,7 +51,7 @@ from protego import Protego
 
 from tracker import netback
 from tracker.config import Config, FetchSettings
-from tracker.errors import BodyTooLarge, FetchError
+from tracker.errors import BodyTooLarge, FetchError, exception_text
 from tracker.models import origin_of
 
 __all__ = ["FetchResult", "Fetcher", "SharedGate", "origin_of"]
@@ -362,8 +362,7 @@ class Fetcher:
                     status, body = cached
         except (httpx.HTTPError, TimeoutError) as exc:
             # RFC 9309: an unreachable robots.txt means "disallow everything" for now
-            why = f"{type(exc).__name__}: {exc}".rstrip(": ")
-            host.robots_error = f"robots.txt unreachable ({why}); not fetching"
+            host.robots_error = f"robots.txt unreachable ({exception_text(exc)}); not fetching"
             return
         self._apply_robots(host, url, status, body)
 
@@ -499,7 +498,7 @@ class Fetcher:
                 except httpx.TimeoutException as exc:
                     raise _Retry("timeout", f"timed out ({type(exc).__name__})") from exc
                 except httpx.TransportError as exc:
-                    raise _Retry("network", f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+                    raise _Retry("network", exception_text(exc)) from exc
                 except BodyTooLarge as exc:
                     return FetchResult(
                         url=url, final_url=current, failure="too_large", error=str(exc)

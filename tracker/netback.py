@@ -39,7 +39,7 @@ import collections
 import select
 import ssl
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import httpcore
 import httpx
@@ -54,9 +54,10 @@ _HAPPY_EYEBALLS_DELAY = 0.25  # seconds between connection attempts to a host's 
 class _Protocol(asyncio.Protocol):
     """What arrives on one connection, buffered, and the one reader waiting for it."""
 
+    transport: asyncio.Transport  # from connection_made, then start_tls
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.transport: asyncio.Transport | None = None
         self.chunks: collections.deque[bytes] = collections.deque()
         self.buffered = 0
         self.eof = False  # the peer ended the stream, or the connection is gone
@@ -69,48 +70,37 @@ class _Protocol(asyncio.Protocol):
     # -- asyncio's calls -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # (a stream's transport)
 
     def data_received(self, data: bytes) -> None:
         self.chunks.append(data)
         self.buffered += len(data)
-        if self.buffered > _HIGH_WATER and not self.reading_paused and self.transport:
+        if self.buffered > _HIGH_WATER and not self.reading_paused:
             self.reading_paused = True
             self.transport.pause_reading()
-        self._wake()
+        _wake(self.waiter)
 
     def eof_received(self) -> bool:
         self.eof = True
-        self._wake()
+        _wake(self.waiter)
         return False  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         if exc is not None:
             self.error = exc
-        self._wake()
+        _wake(self.waiter)
         self.writing_paused = False
-        self._wake_writer()
+        _wake(self.drain)
 
     def pause_writing(self) -> None:
         self.writing_paused = True
 
     def resume_writing(self) -> None:
         self.writing_paused = False
-        self._wake_writer()
+        _wake(self.drain)
 
     # -- ours ------------------------------------------------------------------------------
-
-    def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _wake_writer(self) -> None:
-        drain = self.drain
-        if drain is not None and not drain.done():
-            drain.set_result(None)
 
     def take(self, max_bytes: int) -> bytes:
         chunk = self.chunks.popleft()
@@ -118,10 +108,15 @@ class _Protocol(asyncio.Protocol):
             chunk, rest = chunk[:max_bytes], chunk[max_bytes:]
             self.chunks.appendleft(rest)
         self.buffered -= len(chunk)
-        if self.reading_paused and self.buffered < _LOW_WATER and self.transport:
+        if self.reading_paused and self.buffered < _LOW_WATER:
             self.reading_paused = False
             self.transport.resume_reading()
         return chunk
+
+
+def _wake(future: asyncio.Future[None] | None) -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 def _expire(future: asyncio.Future[None]) -> None:
@@ -147,9 +142,9 @@ async def _wait(
 
 
 class _Stream(httpcore.AsyncNetworkStream):
-    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
-        self._transport = transport
+    def __init__(self, protocol: _Protocol) -> None:
         self._protocol = protocol
+        self._transport = protocol.transport  # (the protocol's next one after start_tls)
         self._closed = False
         self._poller: Any = None  # (made on the first idle check)
 
@@ -221,7 +216,7 @@ class _Stream(httpcore.AsyncNetworkStream):
             await self.aclose()
             raise httpcore.ConnectError("the connection closed during the TLS handshake")
         self._protocol.transport = transport
-        return _Stream(transport, self._protocol)
+        return _Stream(self._protocol)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
@@ -259,19 +254,19 @@ async def _connected(
     """A stream on what ``connect`` opens within ``timeout`` s, with ``socket_options``."""
     try:
         async with asyncio.timeout(timeout):
-            transport, protocol = await connect()
+            _, protocol = await connect()
     except TimeoutError as exc:
         raise httpcore.ConnectTimeout(exc) from exc
     except OSError as exc:  # refused, unreachable, a name that does not resolve
         raise httpcore.ConnectError(exc) from exc
     try:
-        sock = transport.get_extra_info("socket")
+        sock = protocol.transport.get_extra_info("socket")
         for option in socket_options or ():
             sock.setsockopt(*option)
     except OSError as exc:
-        transport.abort()
+        protocol.transport.abort()
         raise httpcore.ConnectError(exc) from exc
-    return _Stream(transport, protocol)
+    return _Stream(protocol)
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
